@@ -1,0 +1,1 @@
+"""Scrapy project and extraction: pages in, `schemas` records out. No SQL, no Prefect."""

@@ -1,0 +1,1 @@
+"""The composition root: Prefect flows, tasks and the `scipol` CLI."""

@@ -1,0 +1,65 @@
+"""Options and helpers shared by several commands."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import click
+
+from schemas import SourceConfig, SourceConfigError, load_sources
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One clear line on stderr and a non-zero exit."""
+    click.echo(f"scipol: error: {message}", err=True)
+    sys.exit(code)
+
+
+def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--db", "db_url", metavar="URL", default=None,
+        help="Archive database URL (default: $SCIPOL_DATABASE_URL, else sqlite:///./scipol.db).",
+    )(func)
+
+
+def apply_db(db_url: str | None) -> None:
+    # The flows and storage read the URL at call time from the environment; one place sets it.
+    if db_url:
+        os.environ["SCIPOL_DATABASE_URL"] = db_url
+
+
+def load_sources_or_fail(path: str | os.PathLike[str]) -> list[SourceConfig]:
+    try:
+        return load_sources(path)
+    except SourceConfigError as exc:
+        fail(str(exc))
+
+
+def source_id_for_host(host: str) -> str:
+    sid = re.sub(r"[^a-z0-9]+", "_", host.lower()).strip("_") or "adhoc"
+    return sid if sid[0].isalpha() else f"site_{sid}"
+
+
+def adhoc_source(feeds: list[str], sitemaps: list[str], *, source_id: str | None, delay: float,
+                 allow_private: bool) -> SourceConfig:
+    urls = [*feeds, *sitemaps]
+    host = (urlsplit(urls[0]).hostname or "adhoc") if urls else "adhoc"
+    data = {
+        "id": source_id or source_id_for_host(host),
+        "name": f"ad-hoc {host}",
+        "feeds": feeds,
+        "sitemaps": sitemaps,
+        "download_delay": delay,
+        "allow_private_addresses": allow_private,
+    }
+    try:
+        from schemas.sources import parse_sources
+
+        return parse_sources({"sources": [data]}, path="command line")[0]
+    except SourceConfigError as exc:
+        fail(str(exc))

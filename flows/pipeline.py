@@ -1,0 +1,183 @@
+"""One source, end to end: crawl in a subprocess, extract in a process pool, store in batches.
+
+This is plain Python with no Prefect import, so `scipol ingest` runs it directly and the Prefect
+flows in `flows.ingest` wrap it in tasks. Batching is deliberate: one Prefect task per article
+costs ~16 ms of orchestration each (STACK_NOTES.md), so a task here is a whole source.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from itertools import islice
+
+from crawlers.extract import extract_capture
+from crawlers.runner import CrawlOptions, start_crawl
+from flows import config
+from schemas import ArticleRecord, Capture, FetchError, SourceConfig, SourceRunStats
+from storage.archive import Archive
+
+log = logging.getLogger(__name__)
+
+# What each storage outcome adds to the run report.
+_OUTCOME_COUNTERS: dict[str, tuple[str, ...]] = {
+    "new": ("new_articles", "new_versions"),
+    "duplicate": ("new_articles", "new_versions", "duplicates"),
+    "edited": ("new_versions",),
+    "reappeared": ("new_versions",),
+    "unchanged": ("unchanged",),
+    "not_modified": ("not_modified",),
+    "removed": ("removals",),
+}
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    backfill: bool = False
+    dry_run: bool = False
+    """Crawl and extract, store nothing."""
+    only_urls: tuple[str, ...] = ()
+    """Revisit mode: fetch these URLs only (conditionally), no discovery."""
+    timeout_s: float = 1800.0
+    lookback_days: int | None = None
+    max_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass
+class _Extractor:
+    """Extraction in worker processes (the CPU-bound part); in-process when one worker is asked for."""
+
+    workers: int
+    _pool: Executor | None = field(default=None, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def map(self, captures: list[Capture], source: SourceConfig) -> list[ArticleRecord | None]:
+        if self.workers <= 1 or len(captures) <= 1:
+            return [_safe_extract(c, source) for c in captures]
+        with self._lock:  # sources run in threads and share one pool
+            if self._pool is None:
+                # spawn, not fork: this process has threads (crawl readers, Prefect), and forking
+                # a threaded process can deadlock the child.
+                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+            pool = self._pool
+        return list(pool.map(_safe_extract, captures, [source] * len(captures), chunksize=4))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+
+def _safe_extract(capture: Capture, source: SourceConfig) -> ArticleRecord | None:
+    # The extractor promises not to raise on bad HTML; this guard keeps one bug from losing a batch.
+    try:
+        return extract_capture(capture, source)
+    except Exception:  # noqa: BLE001 - logged with the URL, the capture is still stored
+        logging.getLogger(__name__).exception("extraction crashed source=%s url=%s", capture.source_id, capture.url)
+        return None
+
+
+def _batches(items: Iterable[Capture | FetchError], size: int) -> Iterator[list[Capture | FetchError]]:
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def ingest_source(
+    source: SourceConfig,
+    archive: Archive | None,
+    *,
+    run_id: str,
+    options: IngestOptions | None = None,
+    extractor: _Extractor | None = None,
+) -> SourceRunStats:
+    """Crawl one source and store what it yields. Never raises for a broken site: errors are counted.
+
+    `archive` may be None only with `dry_run`.
+    """
+    options = options or IngestOptions()
+    stats = SourceRunStats(source_id=source.id)
+    started = time.monotonic()
+    if options.lookback_days is not None:
+        source = source.model_copy(update={"lookback_days": options.lookback_days})
+    own_extractor = extractor is None
+    extractor = extractor or _Extractor(config.extract_workers())
+    spool = config.spool_root() / f"{run_id}-{source.id}-{uuid.uuid4().hex[:8]}"
+    spool.mkdir(parents=True, exist_ok=True)
+    try:
+        known = [] if archive is None or options.dry_run else list(archive.known_urls(source.id))
+        crawl_options = CrawlOptions(
+            user_agent=config.user_agent(),
+            timeout_s=options.timeout_s,
+            backfill=options.backfill,
+            only_urls=options.only_urls,
+            max_bytes=options.max_bytes,
+        )
+        handle = start_crawl(source, spool, known, crawl_options)
+        for batch in _batches(handle.iter_items(), config.batch_size()):
+            _store_batch(batch, source, archive, run_id, options, extractor, stats)
+        result = handle.wait()
+        if not result.ok:
+            stats.status = "failed" if stats.pages_fetched == 0 else "ok"
+            stats.message = result.message
+            log.warning("crawl of source=%s ended badly: %s", source.id, result.message)
+    except Exception as exc:  # noqa: BLE001 - one broken source never stops the others
+        log.exception("source=%s failed", source.id)
+        stats.status = "failed"
+        stats.message = f"{type(exc).__name__}: {exc}"
+        stats.count_error("other")
+    finally:
+        if own_extractor:
+            extractor.close()
+        shutil.rmtree(spool, ignore_errors=True)
+        stats.duration_s = round(time.monotonic() - started, 3)
+    return stats
+
+
+def _store_batch(
+    batch: list[Capture | FetchError],
+    source: SourceConfig,
+    archive: Archive | None,
+    run_id: str,
+    options: IngestOptions,
+    extractor: _Extractor,
+    stats: SourceRunStats,
+) -> None:
+    captures = [item for item in batch if isinstance(item, Capture)]
+    errors = [item for item in batch if isinstance(item, FetchError)]
+    for err in errors:
+        stats.count_error(err.reason)
+        log.info("fetch failed source=%s url=%s reason=%s %s", err.source_id, err.url, err.reason, err.message)
+    stats.pages_fetched += len(captures)
+    pages = [c for c in captures if c.kind == "page"]
+    records = dict(zip((id(c) for c in pages), extractor.map(pages, source), strict=True))
+    pairs = [(c, records.get(id(c))) for c in captures]
+    if options.dry_run or archive is None:
+        for c, rec in pairs:
+            if c.kind == "page" and rec is None:
+                stats.count_error("extract")
+        return
+    if errors:
+        archive.record_errors(errors, run_id=run_id)
+    outcomes = archive.store(pairs, run_id=run_id)
+    for (capture, _record), outcome in zip(pairs, outcomes, strict=True):
+        for counter in _OUTCOME_COUNTERS.get(outcome, ()):
+            setattr(stats, counter, getattr(stats, counter) + 1)
+        if outcome == "no_text":
+            stats.count_error("extract")
+        elif outcome == "error":
+            stats.count_error("store")
+        if outcome in ("new", "edited", "reappeared", "duplicate", "removed"):
+            log.info("stored source=%s url=%s outcome=%s", source.id, capture.url, outcome)
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+
