@@ -60,8 +60,8 @@ def publish_report(report: RunReport) -> None:
             "errors": ", ".join(f"{k}={v}" for k, v in sorted(s.errors.items())) or "-",
             "duration_s": s.duration_s,
         })
-    create_table_artifact(key="ingest-report", table=rows, description=f"scipol run {report.run_id}")
-    create_markdown_artifact(key="ingest-summary", markdown=f"```\n{format_report(report)}\n```",
+    create_table_artifact(key=f"{report.flow}-report", table=rows, description=f"scipol run {report.run_id}")
+    create_markdown_artifact(key=f"{report.flow}-summary", markdown=f"```\n{format_report(report)}\n```",
                              description=f"scipol run {report.run_id}: {report.status}")
 
 
