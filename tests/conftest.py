@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-pytest_plugins = ["tests.support.postgres"]
+pytest_plugins = ["tests.support.postgres", "tests.support.prefect_server"]
 
 # `import prefect` writes to ~/.prefect; keep every test run's Prefect state in a throwaway folder.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="scipol-prefect-home-"))

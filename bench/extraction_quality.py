@@ -1,0 +1,213 @@
+"""Extraction quality and cost: plain trafilatura vs scipol's extractor over the golden pages.
+
+    PYTHONPATH=. python bench/extraction_quality.py [--rounds 5] [--out bench/extraction_results.json]
+
+Quality, per page and summed over the golden set (tests/fixtures/pages):
+
+- recall: share of the `must_contain` tokens found in the output. A snippet's tokens count as found when
+  the whole snippet is in the output (whitespace-normalised), so partial matches earn nothing.
+- precision: share of output tokens that are not boilerplate, where boilerplate is every `must_not_contain`
+  snippet that leaked into the output (its tokens, each occurrence counted). Tokens are words for
+  alphabetic scripts and single characters for Han, so Chinese and English pages weigh alike.
+- leaks: `must_not_contain` snippets found in the output (snippet count, the most readable figure).
+- start/end: pages whose body starts / ends where expected.
+
+Cost: both extractors run over the same pages, interleaved, `--rounds` times after a warm-up; pages/s is
+pages / total seconds. Plain trafilatura gets the raw bytes, as a pipeline without our decoder would give it.
+Our time is split into the part spent inside trafilatura's own `bare_extraction` and the rest (decode,
+parse, metadata, cleaning, language): the rest over plain trafilatura's time is the overhead figure
+(goal: at most 15%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import trafilatura
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from crawlers.extract import EXTRACTOR_VERSION, article  # noqa: E402
+from tests.crawlers.test_golden_pages import (  # noqa: E402
+    GoldenPage,
+    compare,
+    extract_page,
+    golden_folders,
+    load_page,
+    normalize_ws,
+)
+
+_TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W\d_]+|\d+", re.UNICODE)
+
+
+def tokens(text: str) -> list[str]:
+    return [t.casefold() for t in _TOKEN.findall(text)]
+
+
+def quality(text: str | None, expected: dict[str, Any]) -> dict[str, float]:
+    out = normalize_ws(text or "")
+    must = [normalize_ws(s) for s in expected.get("must_contain") or []]
+    must_not = [normalize_ws(s) for s in expected.get("must_not_contain") or []]
+    must_tokens = sum(len(tokens(s)) for s in must)
+    found_tokens = sum(len(tokens(s)) for s in must if s in out)
+    output_tokens = len(tokens(out))
+    leaked = [s for s in must_not if s and s in out]
+    leaked_tokens = sum(len(tokens(s)) * out.count(s) for s in leaked)
+    start = normalize_ws(expected.get("body_starts_with") or "")
+    end = normalize_ws(expected.get("body_ends_with") or "")
+    return {
+        "must_tokens": must_tokens,
+        "found_tokens": found_tokens,
+        "output_tokens": output_tokens,
+        "leaked_tokens": min(leaked_tokens, output_tokens),
+        "leaks": len(leaked),
+        "must_not": len(must_not),
+        "start_ok": float(bool(start) and out.startswith(start)),
+        "end_ok": float(bool(end) and out.endswith(end)),
+    }
+
+
+def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
+    total = {k: sum(r[k] for r in rows) for k in rows[0]}
+    return {
+        "recall": round(total["found_tokens"] / max(1, total["must_tokens"]), 4),
+        "precision": round(1 - total["leaked_tokens"] / max(1, total["output_tokens"]), 4),
+        "leaks": int(total["leaks"]),
+        "must_not_total": int(total["must_not"]),
+        "start_ok": int(total["start_ok"]),
+        "end_ok": int(total["end_ok"]),
+        "pages": len(rows),
+    }
+
+
+def plain_trafilatura(page: GoldenPage) -> str | None:
+    return trafilatura.extract(page.body, url=page.meta["url"])
+
+
+class _TrafilaturaTimer:
+    """Wraps our module's trafilatura call to split our time into trafilatura's share and ours."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._inner = article._trafilatura
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self._inner(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def __enter__(self) -> _TrafilaturaTimer:
+        article._trafilatura = self  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        article._trafilatura = self._inner  # type: ignore[assignment]
+
+
+def run(rounds: int) -> dict[str, Any]:
+    pages = [load_page(f) for f in golden_folders()]
+    if not pages:
+        raise SystemExit("no golden pages found under tests/fixtures/pages")
+
+    # Quality (one pass each; also the warm-up for profiles, suffix lists and rule compilation).
+    plain_rows, ours_rows, field_fail = [], [], 0
+    per_page = []
+    for page in pages:
+        plain_text = plain_trafilatura(page)
+        record = extract_page(page)
+        q_plain = quality(plain_text, page.expected)
+        q_ours = quality(record.text if record else None, page.expected)
+        plain_rows.append(q_plain)
+        ours_rows.append(q_ours)
+        problems = compare(record, page.expected)
+        field_fail += bool(problems)
+        per_page.append({"page": page.id, "plain_leaks": q_plain["leaks"], "ours_leaks": q_ours["leaks"],
+                         "golden_problems": problems})
+
+    # Throughput, interleaved so both see the same machine state.
+    plain_s = ours_s = 0.0
+    with _TrafilaturaTimer() as timer:
+        for _ in range(rounds):
+            for page in pages:
+                t0 = time.perf_counter()
+                plain_trafilatura(page)
+                t1 = time.perf_counter()
+                extract_page(page)
+                t2 = time.perf_counter()
+                plain_s += t1 - t0
+                ours_s += t2 - t1
+    n = len(pages) * rounds
+    inside = timer.seconds
+    return {
+        "extractor_version": EXTRACTOR_VERSION,
+        "trafilatura_version": trafilatura.__version__,
+        "pages": len(pages),
+        "rounds": rounds,
+        "quality": {"plain_trafilatura": summarise(plain_rows), "scipol": summarise(ours_rows)},
+        "golden_pages_failing": field_fail,
+        "throughput": {
+            "plain_trafilatura_pages_per_s": round(n / plain_s, 2),
+            "scipol_pages_per_s": round(n / ours_s, 2),
+            "plain_trafilatura_ms_per_page": round(1000 * plain_s / n, 2),
+            "scipol_ms_per_page": round(1000 * ours_s / n, 2),
+            "scipol_inside_trafilatura_ms_per_page": round(1000 * inside / n, 2),
+            "scipol_own_ms_per_page": round(1000 * (ours_s - inside) / n, 2),
+            "own_work_vs_plain_trafilatura": round((ours_s - inside) / plain_s, 4),
+            "total_vs_plain_trafilatura": round(ours_s / plain_s - 1, 4),
+        },
+        "per_page": per_page,
+    }
+
+
+def print_table(results: dict[str, Any]) -> None:
+    q = results["quality"]
+    t = results["throughput"]
+    rows = [
+        ("token recall (must_contain)", q["plain_trafilatura"]["recall"], q["scipol"]["recall"]),
+        ("token precision (1 - leaked)", q["plain_trafilatura"]["precision"], q["scipol"]["precision"]),
+        ("boilerplate snippets leaked", f"{q['plain_trafilatura']['leaks']}/{q['plain_trafilatura']['must_not_total']}",
+         f"{q['scipol']['leaks']}/{q['scipol']['must_not_total']}"),
+        ("body starts right", f"{q['plain_trafilatura']['start_ok']}/{results['pages']}",
+         f"{q['scipol']['start_ok']}/{results['pages']}"),
+        ("body ends right", f"{q['plain_trafilatura']['end_ok']}/{results['pages']}",
+         f"{q['scipol']['end_ok']}/{results['pages']}"),
+        ("pages/s", t["plain_trafilatura_pages_per_s"], t["scipol_pages_per_s"]),
+        ("ms/page", t["plain_trafilatura_ms_per_page"], t["scipol_ms_per_page"]),
+    ]
+    print(f"{results['pages']} golden pages, {results['rounds']} timed rounds, {results['extractor_version']}")
+    print(f"{'':32} {'trafilatura':>14} {'scipol':>14}")
+    for label, a, b in rows:
+        print(f"{label:32} {a!s:>14} {b!s:>14}")
+    print(f"scipol time inside trafilatura: {t['scipol_inside_trafilatura_ms_per_page']} ms/page; "
+          f"own work (decode, metadata, cleaning, language): {t['scipol_own_ms_per_page']} ms/page "
+          f"= {100 * t['own_work_vs_plain_trafilatura']:.1f}% of plain trafilatura's time "
+          f"(total {100 * t['total_vs_plain_trafilatura']:+.1f}%)")
+    print(f"golden pages with any field or snippet mismatch: {results['golden_pages_failing']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "extraction_results.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    results = run(max(1, args.rounds))
+    print_table(results)
+    args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

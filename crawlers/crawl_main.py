@@ -1,0 +1,38 @@
+"""Entry point of the crawl subprocess: `python -m crawlers.crawl_main SPOOL_DIR/job.json`.
+
+A Twisted reactor cannot be restarted, so each crawl runs in its own process (see crawlers.runner).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawlers.job import CrawlJob
+from crawlers.spiders.source import SourceSpider
+
+
+def build_settings(job: CrawlJob) -> Settings:
+    settings = Settings()
+    settings.setmodule("crawlers.settings", priority="project")
+    settings.setdict(job.scrapy_settings(), priority="cmdline")
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m crawlers.crawl_main JOB_JSON", file=sys.stderr)
+        return 2
+    job = CrawlJob.read(Path(args[0]))
+    process = CrawlerProcess(build_settings(job))
+    process.crawl(SourceSpider, job=job)
+    process.start()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""Where a page becomes a record: decode, prune, trafilatura, clean, metadata, language.
+
+`extract_html` never raises on bad input: anything that is not an article (not HTML, no text, a
+parser failure) is None, logged once with the source id and URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date
+from typing import Any
+
+from lxml.html import HtmlElement
+from trafilatura import bare_extraction
+from trafilatura.utils import load_html
+
+from crawlers.extract.cleaning import Cleaned, clean_text, normalize_line
+from crawlers.extract.decode import decode_html
+from crawlers.extract.language import detect_language
+from crawlers.extract.metadata import PageMetadata, choose_canonical, read_metadata, registrable_domain
+from crawlers.extract.ruleset import RuleSet, rules_for
+from schemas.article import ArticleRecord
+from schemas.capture import Capture
+from schemas.sources import SourceConfig
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+"""Larger bodies are not parsed (the crawler's own limit is lower; this guards ad-hoc calls)."""
+
+# Magic numbers of formats that are never HTML, whatever the Content-Type says (RELIABILITY.md A8, A17).
+# Compressed bytes are refused rather than decompressed: inflating is the fetcher's job, with its limits.
+MIN_TEXT_CHARS = 20
+"""Fewer non-space characters than this after cleaning is a page without article text (a nav stub)."""
+
+_NON_HTML_MAGIC = (
+    b"%PDF", b"PK\x03\x04", b"\x89PNG", b"GIF87a", b"GIF89a", b"\xff\xd8\xff", b"\x1f\x8b", b"Rar!",
+    b"\xd0\xcf\x11\xe0", b"7z\xbc\xaf", b"BZh", b"\xfd7zXZ", b"(\xb5/\xfd", b"RIFF", b"\x00\x00\x00",
+    b"OggS", b"ID3", b"wOFF", b"wOF2",
+)
+_NON_HTML_TYPES = re.compile(r"^(?:image|audio|video|font)/|^application/(?:pdf|zip|x-|msword|vnd\.|octet-stream)")
+_HTML_SNIFF = re.compile(rb"<(?:!doctype\s+html|html|head|body|p|div|article|meta|title)\b", re.IGNORECASE)
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_TITLE_SEPARATOR = r"--|[-|–—·•:_/｜－]"
+
+
+def _looks_like_html(body: bytes, content_type: str) -> bool:
+    head = body[:1024].lstrip()
+    if head.startswith(_NON_HTML_MAGIC):
+        return False
+    if _NON_HTML_TYPES.search(content_type):
+        # Mislabelled HTML served as octet-stream still counts when it plainly is HTML.
+        return content_type.startswith("application/octet-stream") and bool(_HTML_SNIFF.search(head))
+    return True
+
+
+_PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
+_SIGNUP_BOX_MAX_CHARS = 400
+_SIGNUP_BOX_LEVELS = 3
+
+
+def _droppable(el: HtmlElement) -> bool:
+    # A selector that happens to match the page or article container would empty the page.
+    return el.getparent() is not None and el.tag not in _PROTECTED_TAGS and not el.xpath(".//h1")
+
+
+def _signup_boxes(tree: HtmlElement, html: str) -> list[HtmlElement]:
+    """Newsletter boxes: the largest small container around an e-mail input."""
+    boxes: list[HtmlElement] = []
+    if "email" not in html.lower():
+        return boxes
+    for field in tree.xpath('//input[translate(@type, "EMAIL", "email")="email"]')[:20]:
+        box = None
+        el = field.getparent()
+        for _ in range(_SIGNUP_BOX_LEVELS):
+            if el is None or el.tag in _PROTECTED_TAGS:
+                break
+            if len(el.text_content()) > _SIGNUP_BOX_MAX_CHARS:
+                break
+            if el.tag in ("div", "aside", "section", "form"):
+                box = el
+            el = el.getparent()
+        if box is not None:
+            boxes.append(box)
+    return boxes
+
+
+def _prune(tree: HtmlElement, rules: RuleSet, html: str) -> None:
+    found: list[HtmlElement] = []
+    xpath = rules.selectors_xpath(html)
+    if xpath is not None:
+        try:
+            result = xpath(tree)
+        except Exception:  # an odd selector or tree must not stop extraction
+            logger.debug("drop_selectors failed", exc_info=True)
+            result = []
+        found.extend(el for el in result if isinstance(el, HtmlElement)) if isinstance(result, list) else None
+    found.extend(_signup_boxes(tree, html))
+    for el in found:
+        if _droppable(el):
+            el.drop_tree()
+
+
+def _choose_title(md: PageMetadata, traf_title: str | None, hint: str | None, site_name: str | None) -> str:
+    primary = md.title or traf_title or md.h1 or hint or ""
+    primary = " ".join(primary.split())
+    if md.h1:
+        h1 = " ".join(md.h1.split())
+        norm_h1 = normalize_line(h1)
+        site = normalize_line(site_name or "")
+        if norm_h1 and norm_h1 != site and (not primary or norm_h1 in normalize_line(primary)):
+            return h1
+    if site_name and primary:
+        # "Headline - Site" / "Site | Headline": drop the site's name and its separator.
+        site = re.escape(" ".join(site_name.split()))
+        m = (re.fullmatch(rf"(.+?)\s*(?:{_TITLE_SEPARATOR})\s*{site}\s*", primary, re.IGNORECASE)
+             or re.fullmatch(rf"\s*{site}\s*(?:{_TITLE_SEPARATOR})\s*(.+)", primary, re.IGNORECASE))
+        if m:
+            return m.group(1).strip()
+    return primary
+
+
+def _site_name(md: PageMetadata, traf_sitename: str | None, url: str) -> str | None:
+    # trafilatura's sitename is not used: it falls back to the host name or a <title> suffix, which
+    # names a portal, not necessarily the publisher.
+    del traf_sitename, url
+    return " ".join(md.site_name.split()) if md.site_name else None
+
+
+def _authors(cleaned: Cleaned, md: PageMetadata, traf_author: str | None) -> list[str]:
+    if cleaned.byline_authors:
+        return cleaned.byline_authors
+    if md.authors:
+        return list(dict.fromkeys(md.authors))
+    if traf_author:
+        return list(dict.fromkeys(a.strip() for a in traf_author.split(";") if a.strip()))
+    return cleaned.field_authors
+
+
+def _trafilatura_date(value: str | None) -> date | None:
+    from crawlers.extract.dates import parse_date
+
+    return parse_date(value)
+
+
+def _extract(body: bytes, url: str, headers: dict[str, str] | None, source: SourceConfig | None,
+             source_id: str, capture_sha256: str | None, hint_title: str | None,
+             hint_published: date | None, hint_language: str | None) -> ArticleRecord | None:
+    content_type = ""
+    for key, value in (headers or {}).items():
+        if key.lower() == "content-type":
+            content_type = value.split(";")[0].strip().lower()
+    if not body or not body.strip():
+        logger.info("no article text (empty body) source=%s url=%s", source_id, url)
+        return None
+    if len(body) > MAX_BODY_BYTES or not _looks_like_html(body, content_type):
+        logger.info("not extracted (not HTML or too large, %d bytes) source=%s url=%s", len(body), source_id, url)
+        return None
+
+    decoded = decode_html(body, headers)
+    html = _CONTROL.sub("", _XML_DECL.sub("", decoded.text, count=1))
+    tree = load_html(html)
+    if tree is None:
+        logger.info("no article text (unparseable HTML) source=%s url=%s", source_id, url)
+        return None
+    md = read_metadata(tree, url)
+    rules = rules_for(source)
+    _prune(tree, rules, html)
+
+    doc = _trafilatura(tree, url, with_metadata=True)
+    if doc is None:
+        # trafilatura discards the whole page when its own metadata step fails (htmldate on a
+        # "+25:00" offset raises): our metadata does not need it, so try once more without.
+        doc = _trafilatura(tree, url, with_metadata=False)
+    raw_text = (getattr(doc, "text", None) or "") if doc is not None else ""
+    if not raw_text.strip():
+        logger.info("no article text source=%s url=%s", source_id, url)
+        return None
+    traf_title = getattr(doc, "title", None)
+    site_name = _site_name(md, getattr(doc, "sitename", None), url)
+    title = _choose_title(md, traf_title, hint_title, site_name)
+    titles = [t for t in (title, md.h1, md.html_title, md.title, traf_title) if t]
+    cleaned = clean_text(raw_text, rules, titles=titles, link_texts=md.link_texts, header_texts=md.header_texts)
+    if len("".join(cleaned.text.split())) < MIN_TEXT_CHARS:
+        logger.info("no article text after cleaning source=%s url=%s", source_id, url)
+        return None
+
+    published = md.published or (cleaned.dates[0] if cleaned.dates else None)
+    if published is None and not md.published_malformed:
+        # trafilatura's guess would repair a declared but impossible date into a wrong one (2024-02-30 ->
+        # 2024-02-01); in an archive no date beats a wrong date.
+        published = _trafilatura_date(getattr(doc, "date", None)) or hint_published
+    language = detect_language(
+        cleaned.text,
+        html_lang=md.html_lang or hint_language,
+        default_language=source.default_language if source is not None else None,
+    )
+    return ArticleRecord(
+        source_id=source_id,
+        url=url,
+        canonical_url=choose_canonical(url, md.canonical),
+        title=title,
+        text=cleaned.text,
+        authors=_authors(cleaned, md, getattr(doc, "author", None)),
+        published=published,
+        updated=md.updated or (cleaned.updated_dates[0] if cleaned.updated_dates else None),
+        site_name=site_name,
+        language=language.code,
+        language_confidence=language.confidence,
+        extractor_version=_version(),
+        capture_sha256=capture_sha256,
+    )
+
+
+def _trafilatura(tree: HtmlElement, url: str, *, with_metadata: bool) -> Any:
+    # bare_extraction copies a tree it is given, so the same pruned tree serves a second attempt.
+    return bare_extraction(tree, url=url, favor_precision=False, include_tables=True, include_comments=False,
+                           with_metadata=with_metadata, deduplicate=False)
+
+
+def _version() -> str:
+    from crawlers.extract import EXTRACTOR_VERSION
+
+    return EXTRACTOR_VERSION
+
+
+def extract_html(body: bytes, *, url: str, headers: dict[str, str] | None = None,
+                 source: SourceConfig | None = None, source_id: str = "adhoc",
+                 capture_sha256: str | None = None, hint_title: str | None = None,
+                 hint_published: date | None = None, hint_language: str | None = None) -> ArticleRecord | None:
+    """Extract one page. None when it holds no article text; never raises on bad HTML."""
+    if source is not None and source_id == "adhoc":
+        source_id = source.id
+    try:
+        return _extract(body, url, headers, source, source_id, capture_sha256, hint_title, hint_published,
+                        hint_language)
+    except Exception:
+        # A parser or rule bug on one page must not stop a crawl: record it once, loudly, and move on.
+        logger.warning("extraction failed source=%s url=%s", source_id, url, exc_info=True)
+        return None
+
+
+def extract_capture(capture: Capture, source: SourceConfig | None = None) -> ArticleRecord | None:
+    """Extract a fetched page. Captures that are not pages (304, gone, non-HTML) give None."""
+    if capture.kind != "page" or capture.body is None:
+        logger.info("no article text (capture kind %s) source=%s url=%s", capture.kind, capture.source_id,
+                    capture.final_url)
+        return None
+    return extract_html(
+        capture.body,
+        url=capture.final_url or capture.url,
+        headers=capture.headers,
+        source=source,
+        source_id=capture.source_id,
+        capture_sha256=capture.sha256,
+        hint_title=capture.hint_title,
+        hint_published=capture.hint_published.date() if capture.hint_published else None,
+        hint_language=capture.hint_language,
+    )

@@ -1,0 +1,206 @@
+"""Cleaning rules as data: `rules/*.yaml`, loaded once, compiled, merged with a source's additions.
+
+The YAML files describe what each rule removes (see the header of `rules/default.yaml`). This module
+turns them into compiled `LineRule`s; `cleaning.py` applies them. All files are applied to every page:
+science-policy pages are often bilingual (an English release on a Chinese portal keeps `责任编辑：`), and
+the patterns of different languages do not collide.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from lxml import etree
+
+from crawlers.extract.dates import DATE_PATTERN
+from schemas.sources import CleaningRules, SourceConfig
+
+logger = logging.getLogger(__name__)
+
+RULES_DIR = Path(__file__).with_name("rules")
+RuleKind = Literal["end_marker", "teaser_heading", "drop_line"]
+_KIND_KEYS: dict[str, RuleKind] = {
+    "end_markers": "end_marker",
+    "teaser_headings": "teaser_heading",
+    "drop_lines": "drop_line",
+}
+# Source-added patterns get these zones: the same as the defaults' usual values.
+_SOURCE_TAIL = {"end_marker": 0.6, "teaser_heading": 0.5}
+_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+_SELECTOR_NAMES = re.compile(r"[.#]([\w-]+)")
+
+
+class RulesError(ValueError):
+    """Raised by `load_rules_file` when a packaged rules file is malformed (a bug in our data)."""
+
+
+@dataclass(frozen=True)
+class LineRule:
+    kind: RuleKind
+    name: str
+    pattern: re.Pattern[str]
+    origin: str
+    """The rules file (e.g. `zh.yaml`) or `source:<id>`."""
+    tail: float | None = None
+    max_len: int | None = None
+    date: bool = False
+    require: str | None = None
+    continues: bool = False
+    """Contact-detail lines (phone, e-mail) right after a matching line are removed with it."""
+
+    def match(self, line: str) -> re.Match[str] | None:
+        if self.max_len is not None and len(line) > self.max_len:
+            return None
+        return self.pattern.fullmatch(line)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    end_markers: tuple[LineRule, ...]
+    teaser_headings: tuple[LineRule, ...]
+    drop_lines: tuple[LineRule, ...]
+    drop_selectors: tuple[str, ...]
+    drop_xpath: etree.XPath | None
+    """All drop_selectors as one compiled XPath union (None when there are none)."""
+    prefilter: re.Pattern[str] | None
+    """One alternation of every drop-line pattern: a line that misses it needs no per-rule check."""
+    cut_prefilter: re.Pattern[str] | None = None
+    """The same for end markers and teaser headings."""
+
+    def selectors_xpath(self, html: str) -> etree.XPath | None:
+        """The drop selectors that can match this page (their class/id names occur in it), compiled.
+
+        Evaluating 20+ class selectors on every element costs as much as half of trafilatura's own
+        time; most pages contain none of the names, so the substring check skips nearly all of them.
+        """
+        present = tuple(css for css in self.drop_selectors
+                        if all(name in html for name in _SELECTOR_NAMES.findall(css)))
+        return _selectors_xpath(present, "page") if present else None
+
+
+def _compile(pattern: str, where: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern.replace("{DATE}", DATE_PATTERN), re.IGNORECASE)
+    except re.error as exc:
+        raise RulesError(f"{where}: invalid pattern {pattern!r}: {exc}") from exc
+
+
+def load_rules_file(path: Path) -> tuple[list[LineRule], list[str]]:
+    """Parse one rules YAML file into rules and CSS selectors."""
+    data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise RulesError(f"{path.name}: expected a mapping")
+    rules: list[LineRule] = []
+    for key, kind in _KIND_KEYS.items():
+        for i, raw in enumerate(data.get(key) or []):
+            where = f"{path.name}: {key}[{i}]"
+            if not isinstance(raw, dict) or "pattern" not in raw or "name" not in raw:
+                raise RulesError(f"{where}: each rule needs a name and a pattern")
+            unknown = set(raw) - {"name", "pattern", "tail", "max_len", "date", "require", "continues"}
+            if unknown:
+                raise RulesError(f"{where}: unknown keys {sorted(unknown)}")
+            rules.append(LineRule(
+                kind=kind,
+                name=str(raw["name"]),
+                pattern=_compile(str(raw["pattern"]), where),
+                origin=path.name,
+                tail=float(raw["tail"]) if "tail" in raw else (None if kind == "drop_line" else 0.5),
+                max_len=int(raw["max_len"]) if "max_len" in raw else None,
+                date=bool(raw.get("date", False)),
+                require=raw.get("require"),
+                continues=bool(raw.get("continues", False)),
+            ))
+    selectors = [str(s) for s in data.get("drop_selectors") or []]
+    return rules, selectors
+
+
+def _rule_files() -> list[Path]:
+    files = sorted(RULES_DIR.glob("*.yaml"))
+    # default.yaml first: its byline rules must win over language files' broader ones.
+    return sorted(files, key=lambda p: (p.name != "default.yaml", p.name))
+
+
+@lru_cache(maxsize=1)
+def _default_rules() -> tuple[tuple[LineRule, ...], tuple[str, ...]]:
+    rules: list[LineRule] = []
+    selectors: list[str] = []
+    for path in _rule_files():
+        file_rules, file_selectors = load_rules_file(path)
+        rules.extend(file_rules)
+        selectors.extend(file_selectors)
+    return tuple(rules), tuple(selectors)
+
+
+@lru_cache(maxsize=512)
+def _selectors_xpath(selectors: tuple[str, ...], origin: str) -> etree.XPath | None:
+    from cssselect import GenericTranslator, SelectorError
+
+    translator = GenericTranslator()
+    parts: list[str] = []
+    for css in selectors:
+        try:
+            parts.append(translator.css_to_xpath(css))
+        except SelectorError:
+            # A bad selector in a source file must not stop extraction; the load-time check is theirs.
+            logger.warning("ignoring invalid CSS selector %r from %s", css, origin)
+    if not parts:
+        return None
+    return etree.XPath(" | ".join(parts))
+
+
+def _prefilter(rules: tuple[LineRule, ...]) -> re.Pattern[str] | None:
+    if not rules:
+        return None
+    # Python forbids repeated group names inside one pattern: drop the names for the prefilter.
+    alternatives = [_NAMED_GROUP.sub("(?:", r.pattern.pattern) for r in rules]
+    return re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE)
+
+
+@lru_cache(maxsize=256)
+def _build(source_key: str, extra_drop: tuple[str, ...], extra_end: tuple[str, ...],
+           extra_teaser: tuple[str, ...], extra_selectors: tuple[str, ...]) -> RuleSet:
+    defaults, default_selectors = _default_rules()
+    origin = f"source:{source_key}"
+    added: list[LineRule] = []
+    for kind, patterns in (("drop_line", extra_drop), ("end_marker", extra_end), ("teaser_heading", extra_teaser)):
+        for p in patterns:
+            try:
+                compiled = re.compile(p.replace("{DATE}", DATE_PATTERN), re.IGNORECASE)
+            except re.error:
+                logger.warning("ignoring invalid %s pattern %r from %s", kind, p, origin)
+                continue
+            added.append(LineRule(kind=kind, name=f"{origin}:{kind}", pattern=compiled,  # type: ignore[arg-type]
+                                  origin=origin, tail=_SOURCE_TAIL.get(kind)))
+    # A source's own patterns come first: they are more specific than the defaults.
+    every = (*added, *defaults)
+    drop = tuple(r for r in every if r.kind == "drop_line")
+    selectors = (*default_selectors, *extra_selectors)
+    return RuleSet(
+        end_markers=tuple(r for r in every if r.kind == "end_marker"),
+        teaser_headings=tuple(r for r in every if r.kind == "teaser_heading"),
+        drop_lines=drop,
+        drop_selectors=selectors,
+        drop_xpath=_selectors_xpath(selectors, origin),
+        prefilter=_prefilter(drop),
+        cut_prefilter=_prefilter(tuple(r for r in every if r.kind != "drop_line")),
+    )
+
+
+def rules_for(source: SourceConfig | None = None, cleaning: CleaningRules | None = None) -> RuleSet:
+    """The compiled rules for a source: the defaults plus `source.cleaning` (cached per distinct rules)."""
+    rules = cleaning if cleaning is not None else (source.cleaning if source is not None else None)
+    if rules is None:
+        return _build("default", (), (), (), ())
+    return _build(
+        source.id if source is not None else "adhoc",
+        tuple(rules.drop_line_patterns),
+        tuple(rules.end_markers),
+        tuple(rules.teaser_headings),
+        tuple(rules.drop_selectors),
+    )

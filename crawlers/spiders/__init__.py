@@ -1,0 +1,1 @@
+"""Scrapy spiders of scipol (one: `source`)."""

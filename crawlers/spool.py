@@ -1,0 +1,148 @@
+"""The spool: how a crawl subprocess hands its records to the flow while it is still running.
+
+Layout of a spool directory:
+    job.json          the crawl job (written by the runner)
+    records.jsonl     one JSON record per line, appended and flushed as items arrive
+    bodies/<sha>.gz   capture bodies, gzipped, named by the sha256 of the decompressed body
+    stats.json        the crawl's stats, written when the spider closes
+    crawl.log         the subprocess' stdout/stderr
+
+A body file is complete (written to a temp name, then renamed) before its record line is written,
+and a reader only takes lines that end in a newline, so a reader tailing the spool never sees a
+record whose body is missing, even if the crawl is killed mid-write.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from crawlers.errors import SpoolError
+from schemas.capture import Capture, FetchError, sha256_hex
+
+logger = logging.getLogger(__name__)
+
+RECORDS_FILE = "records.jsonl"
+BODIES_DIR = "bodies"
+STATS_FILE = "stats.json"
+LOG_FILE = "crawl.log"
+
+SpoolRecord = Capture | FetchError
+
+
+class SpoolWriter:
+    """Appends records to a spool directory. Used by the crawl's item pipeline (one writer per spool)."""
+
+    def __init__(self, spool_dir: str | Path) -> None:
+        self.spool_dir = Path(spool_dir)
+        (self.spool_dir / BODIES_DIR).mkdir(parents=True, exist_ok=True)
+        self._fh: TextIO | None = open(self.spool_dir / RECORDS_FILE, "a", encoding="utf-8")  # noqa: SIM115
+
+    def write(self, record: SpoolRecord) -> None:
+        if self._fh is None:
+            raise SpoolError(f"spool writer for {self.spool_dir} is closed")
+        body_sha: str | None = None
+        if isinstance(record, Capture):
+            kind = "capture"
+            if record.body is not None:
+                body_sha = record.sha256 or sha256_hex(record.body)
+                self._write_body(body_sha, record.body)
+            data = record.model_dump(mode="json", exclude={"body"})
+        else:
+            kind = "fetch_error"
+            data = record.model_dump(mode="json")
+        line = json.dumps({"type": kind, "record": data, "body_sha256": body_sha}, ensure_ascii=False)
+        self._fh.write(line + "\n")
+        self._fh.flush()
+
+    def _write_body(self, sha: str, body: bytes) -> None:
+        path = self.spool_dir / BODIES_DIR / f"{sha}.gz"
+        if path.exists():
+            return
+        tmp = path.with_name(f"{sha}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5, mtime=0) as gz:
+            gz.write(body)
+        tmp.replace(path)
+
+    def write_stats(self, stats: dict[str, Any]) -> None:
+        tmp = self.spool_dir / f"{STATS_FILE}.tmp"
+        tmp.write_text(json.dumps(stats, indent=1, sort_keys=True, default=str), encoding="utf-8")
+        tmp.replace(self.spool_dir / STATS_FILE)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+class SpoolReader:
+    """Tails `records.jsonl`: each `read_new()` returns the records completed since the last call."""
+
+    def __init__(self, spool_dir: str | Path) -> None:
+        self.spool_dir = Path(spool_dir)
+        self._offset = 0
+        self._pending = b""
+
+    @property
+    def has_partial_line(self) -> bool:
+        return bool(self._pending.strip())
+
+    def read_new(self) -> list[SpoolRecord]:
+        path = self.spool_dir / RECORDS_FILE
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(self._offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return []
+        self._offset += len(data)
+        lines = (self._pending + data).split(b"\n")
+        self._pending = lines.pop()  # an unterminated last line is still being written
+        return [self._decode(line) for line in lines if line.strip()]
+
+    def __iter__(self) -> Iterator[SpoolRecord]:
+        return iter(self.read_new())
+
+    def _decode(self, line: bytes) -> SpoolRecord:
+        try:
+            entry = json.loads(line)
+        except ValueError as exc:
+            raise SpoolError(f"{self.spool_dir / RECORDS_FILE}: unreadable record line: {exc}") from None
+        if entry.get("type") == "fetch_error":
+            return FetchError.model_validate(entry["record"])
+        data = dict(entry["record"])
+        sha = entry.get("body_sha256")
+        if sha:
+            data["body"] = self._read_body(sha)
+        return Capture.model_validate(data)
+
+    def _read_body(self, sha: str) -> bytes:
+        path = self.spool_dir / BODIES_DIR / f"{sha}.gz"
+        try:
+            with gzip.open(path, "rb") as fh:
+                body = fh.read()
+        except (OSError, EOFError) as exc:
+            raise SpoolError(f"body {path} missing or corrupt: {exc}") from None
+        if sha256_hex(body) != sha:
+            raise SpoolError(f"body {path} does not hash to its name")
+        return body
+
+
+def read_spool(spool_dir: str | Path) -> list[SpoolRecord]:
+    """Every complete record in a spool directory, in the order written."""
+    return SpoolReader(spool_dir).read_new()
+
+
+def read_stats(spool_dir: str | Path) -> dict[str, Any]:
+    """The stats the crawl wrote on close, or {} when it never got there."""
+    path = Path(spool_dir) / STATS_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

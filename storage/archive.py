@@ -1,0 +1,631 @@
+"""The archive repository: the only way the rest of scipol reads and writes the database.
+
+Every write is safe to repeat. Each stored item is one short transaction that (1) locks the article
+row, (2) inserts the capture (unique per source, URL and fetch time) and (3) records what storing it
+did in `store_outcomes` (unique per capture and extractor version). A replayed item finds its outcome
+and changes nothing, so a batch stored three times, or re-stored after a crash, adds its versions
+once. Version numbers are assigned under the article lock (BEGIN IMMEDIATE on SQLite, SELECT ... FOR
+UPDATE on PostgreSQL), so they are gapless under concurrent writers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Date, Engine, Integer, String, Text, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+
+from schemas import ArticleRecord, Capture, FetchError, KnownUrl, RunReport, SourceConfig
+from schemas.run import StoreOutcome
+from storage import dedupe, search
+from storage.db import ensure_schema, is_readonly, make_engine
+from storage.errors import ReadOnlyArchiveError
+from storage.models import Capture as CaptureRow
+from storage.models import CaptureBody, FetchErrorRow, Run, Source, UTCDateTime
+from storage.snapshots import ArticleSnapshot, VersionSnapshot
+from storage.statements import Statements, statements
+from storage.versions import LatestVersion, decide, diff_size, has_text, text_hash
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_MAX_ATTEMPTS = 6
+_STREAM_CHUNK = 500
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or _aware(b) > _aware(a) else _aware(a)
+
+
+def _transient(exc: BaseException) -> bool:
+    """Errors worth retrying the whole item for: lock contention and lost races."""
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in ("40001", "40P01", "55P03"):  # serialization failure, deadlock, lock not available
+        return True
+    if isinstance(exc, OperationalError) and ("database is locked" in str(orig) or "busy" in str(orig)):
+        return True
+    # Two writers racing to the same version number: re-running the item re-reads the latest version.
+    return isinstance(exc, IntegrityError) and "version_no" in str(orig)
+
+
+_PLAIN_OUTCOMES: dict[str, StoreOutcome] = {"not_modified": "not_modified", "non_html": "non_html"}
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text and jsonb cannot hold NUL characters; they carry no meaning in an article.
+    return value.replace("\x00", "") if "\x00" in value else value
+
+
+@dataclass
+class _Item:
+    """One capture with its record, cleaned, with derived values computed before any lock is taken."""
+
+    capture: Capture
+    record: ArticleRecord | None
+    fetched_at: datetime
+    usable: bool
+    extractor_version: str
+    title: str
+    digest: str
+    sha: str | None
+
+    @classmethod
+    def prepare(cls, capture: Capture, record: ArticleRecord | None) -> _Item:
+        capture = capture.model_copy(update={
+            "url": _no_nul(capture.url), "final_url": _no_nul(capture.final_url),
+            "headers": {_no_nul(k): _no_nul(v) for k, v in capture.headers.items()},
+            "hint_title": _no_nul(capture.hint_title) if capture.hint_title else capture.hint_title})
+        if record is not None:
+            record = record.model_copy(update={
+                "title": _no_nul(record.title), "text": _no_nul(record.text),
+                "authors": [_no_nul(a) for a in record.authors],
+                "site_name": _no_nul(record.site_name) if record.site_name else record.site_name})
+        usable = capture.kind == "page" and record is not None and has_text(record.text)
+        sha = None
+        if capture.body is not None:
+            sha = hashlib.sha256(capture.body).hexdigest()
+            if capture.sha256 and capture.sha256 != sha:
+                logger.warning("capture of %s (%s) declared sha256 %s but its body hashes to %s; keeping the latter",
+                               capture.url, capture.source_id, capture.sha256, sha)
+        return cls(capture=capture, record=record, fetched_at=_aware(capture.fetched_at), usable=usable,
+                   extractor_version=record.extractor_version if usable and record is not None else "",
+                   title=(record.title or capture.hint_title or "") if record is not None else "",
+                   digest=text_hash(record.text) if usable and record is not None else "",
+                   sha=sha)
+
+    @cached_property
+    def packed(self) -> bytes:
+        """The body compressed for `capture_bodies` (only computed when the body is new)."""
+        return zlib.compress(self.capture.body or b"", 6)
+
+    def key(self) -> dict[str, Any]:
+        return {"source_id": self.capture.source_id, "url": self.capture.url, "fetched_at": self.fetched_at,
+                "extractor_version": self.extractor_version}
+
+
+class Archive:
+    """Versioned articles, raw captures and run reports in one database (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.readonly = is_readonly(engine)
+        self._schema_checked = False
+        self._known_sources: set[str] = set()
+
+    @classmethod
+    def open(cls, url: str | None = None, *, readonly: bool = False) -> Archive:
+        """Connect to the archive at `url` (default `database_url()`); migrate it unless read-only."""
+        archive = cls(make_engine(url, readonly=readonly))
+        archive._ensure_schema()
+        return archive
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        if not self._schema_checked:
+            # Read-only: raises SchemaNotReadyError when the database is not at head.
+            ensure_schema(self.engine)
+            self._schema_checked = True
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise ReadOnlyArchiveError("this archive was opened read-only")
+        self._ensure_schema()
+
+    def _reader(self) -> Connection:
+        self._ensure_schema()
+        return self.engine.connect().execution_options(scipol_read=True)
+
+    def _retry(self, what: str, fn: Callable[[], T]) -> T:
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            try:
+                return fn()
+            except DBAPIError as exc:
+                if attempt == _MAX_ATTEMPTS or not _transient(exc):
+                    raise
+                delay = min(0.02 * 2 ** attempt, 1.0) * (0.5 + random.random())
+                logger.info("retrying %s after %s (attempt %s)", what, type(exc.orig).__name__, attempt)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _insert(conn: Connection, table: Any) -> Any:
+        return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+
+    # -- sources, runs, errors ------------------------------------------------------------------
+
+    def sync_sources(self, sources: list[SourceConfig]) -> None:
+        """Insert or update one row per configured source (sources are never deleted: articles keep them)."""
+        self._writable()
+        now = _utcnow()
+        with self.engine.begin() as conn:
+            for src in sources:
+                config = src.model_dump(mode="json")
+                stmt = self._insert(conn, Source).values(id=src.id, name=src.name, config=config,
+                                                         created_at=now, updated_at=now)
+                conn.execute(stmt.on_conflict_do_update(
+                    index_elements=["id"],
+                    set_={"name": stmt.excluded.name, "config": stmt.excluded.config,
+                          "updated_at": stmt.excluded.updated_at}))
+
+    def _ensure_source(self, conn: Connection, source_id: str, now: datetime) -> None:
+        # Captures may arrive for a source that was never synced (ad-hoc runs): keep the FK satisfied.
+        if source_id in self._known_sources:
+            return
+        conn.execute(statements(conn.dialect.name).ensure_source, {
+            "id": source_id, "name": source_id, "config": {}, "created_at": now, "updated_at": now})
+
+    def record_errors(self, errors: Sequence[FetchError], *, run_id: str | None = None) -> None:
+        """Store failed fetches; the same error (source, URL, reason, time) is stored once."""
+        self._writable()
+        if not errors:
+            return
+
+        def write() -> None:
+            now = _utcnow()
+            with self.engine.begin() as conn:
+                for source_id in sorted({e.source_id for e in errors}):
+                    self._ensure_source(conn, source_id, now)
+                for err in errors:
+                    conn.execute(self._insert(conn, FetchErrorRow).values(
+                        source_id=err.source_id, url=err.url, reason=err.reason, status=err.status,
+                        message=err.message[:4000], at=err.at, run_id=run_id,
+                    ).on_conflict_do_nothing(index_elements=["source_id", "url", "reason", "at"]))
+
+        self._retry("record_errors", write)
+
+    def start_run(self, report: RunReport) -> None:
+        self._save_run(report)
+
+    def finish_run(self, report: RunReport) -> None:
+        self._save_run(report)
+
+    def _save_run(self, report: RunReport) -> None:
+        self._writable()
+        values = {"run_id": report.run_id, "flow": report.flow, "started_at": report.started_at,
+                  "finished_at": report.finished_at, "status": report.status,
+                  "report": report.model_dump(mode="json")}
+
+        def write() -> None:
+            with self.engine.begin() as conn:
+                stmt = self._insert(conn, Run).values(**values)
+                conn.execute(stmt.on_conflict_do_update(
+                    index_elements=["run_id"],
+                    set_={k: stmt.excluded[k] for k in ("flow", "finished_at", "status", "report")}))
+
+        self._retry("save_run", write)
+
+    def recent_runs(self, limit: int = 10) -> list[RunReport]:
+        with self._reader() as conn:
+            rows = conn.execute(select(Run.report).order_by(Run.started_at.desc(), Run.run_id.desc())
+                                .limit(limit)).scalars()
+            return [RunReport.model_validate(r) for r in rows]
+
+    # -- storing captures -----------------------------------------------------------------------
+
+    def store(self, items: Sequence[tuple[Capture, ArticleRecord | None]], *,
+              run_id: str | None = None) -> list[StoreOutcome]:
+        """Store a batch of captures with their extracted records; one outcome per item, in order.
+
+        Each item is its own short transaction. Lock contention is retried; a data error on one
+        item is logged and gives `error` for it; a database that is down raises.
+        """
+        self._writable()
+        outcomes: list[StoreOutcome] = []
+        for capture, record in items:
+            item = _Item.prepare(capture, record)
+            try:
+                outcomes.append(self._retry("store", lambda i=item: self._store_one(i, run_id)))
+                # Only after a commit: a rolled-back insert of the source must be retried next time.
+                self._known_sources.add(capture.source_id)
+            except SQLAlchemyError as exc:
+                if isinstance(exc, OperationalError):
+                    raise
+                logger.exception("cannot store capture of %s for source %s: %s", capture.url,
+                                 capture.source_id, type(exc).__name__)
+                outcomes.append("error")
+        return outcomes
+
+    def _replayed(self, item: _Item) -> StoreOutcome | None:
+        """The recorded outcome when this item was stored before (read without taking the write lock:
+        outcomes are never changed once written)."""
+        with self._reader() as conn:
+            return conn.execute(statements(conn.dialect.name).replayed, item.key()).scalar()  # type: ignore[return-value]
+
+    def _store_one(self, item: _Item, run_id: str | None) -> StoreOutcome:
+        prior = self._replayed(item)
+        if prior is not None:
+            return prior
+        capture, record = item.capture, item.record
+        now = _utcnow()
+        with self.engine.begin() as conn:
+            sql = statements(conn.dialect.name)
+            self._ensure_source(conn, capture.source_id, now)
+            if item.usable and record is not None:
+                article = self._lock_or_create_article(conn, sql, item)
+            else:
+                article = self._lock_known_article(conn, sql, capture)
+            article_id = article["id"] if article else None
+            if item.sha is not None and conn.execute(sql.body_exists, {"sha": item.sha}).scalar() is None:
+                conn.execute(sql.insert_body, {
+                    "sha256": item.sha, "body": item.packed, "compression": "zlib", "size": len(capture.body or b""),
+                    "compressed_size": len(item.packed), "created_at": now})
+            capture_id = self._put_capture(conn, sql, item, article_id, run_id, now)
+            # Another writer may have stored this very capture since the check above.
+            prior = conn.execute(sql.prior_outcome, {"capture_id": capture_id,
+                                                     "extractor_version": item.extractor_version}).scalar()
+            if prior is not None:
+                return prior  # type: ignore[no-any-return]
+
+            version_id: int | None = None
+            outcome: StoreOutcome
+            fetched_at = item.fetched_at
+            if item.usable and record is not None and article is not None:
+                outcome, version_id = self._apply_record(conn, sql, article, item, capture_id, now)
+            elif capture.kind == "gone":
+                outcome = "removed"
+                if article is not None:
+                    values: dict[str, Any] = {"last_fetched_at": _later(article["last_fetched_at"], fetched_at)}
+                    # An older 404 arriving late must not remove a page seen since.
+                    if article["removed_at"] is None and fetched_at >= _aware(article["last_seen_at"]):
+                        values["removed_at"] = fetched_at
+                    conn.execute(sql.update_article, {"b_id": article["id"], **values})
+            else:
+                outcome = _PLAIN_OUTCOMES.get(capture.kind, "no_text")
+                if article is not None:
+                    values = {"last_fetched_at": _later(article["last_fetched_at"], fetched_at)}
+                    if capture.kind == "not_modified":
+                        values["last_seen_at"] = _later(article["last_seen_at"], fetched_at)
+                    conn.execute(sql.update_article, {"b_id": article["id"], **values})
+
+            conn.execute(sql.insert_outcome, {
+                "capture_id": capture_id, "extractor_version": item.extractor_version, "outcome": outcome,
+                "article_id": article_id, "version_id": version_id, "run_id": run_id, "created_at": now})
+            return outcome
+
+    def _lock_or_create_article(self, conn: Connection, sql: Statements, item: _Item) -> dict[str, Any]:
+        capture, record = item.capture, item.record
+        assert record is not None
+        created = conn.execute(sql.insert_article, {
+            "source_id": capture.source_id, "canonical_url": record.canonical_url,
+            "first_seen_at": item.fetched_at, "last_seen_at": item.fetched_at, "last_fetched_at": item.fetched_at,
+            "latest_version_no": 0, "removed_at": None, "duplicate_of": None, "cluster_id": None,
+            "latest_text_hash": None}).mappings().first()
+        # A row this transaction inserted is already locked by it; an existing one is locked here.
+        row = dict(created) if created is not None else dict(
+            conn.execute(sql.lock_article_by_url, {"url": record.canonical_url}).mappings().one())
+        for url in dict.fromkeys((record.canonical_url, capture.url, capture.final_url, record.url)):
+            conn.execute(sql.insert_article_url, {"url": url, "article_id": row["id"], "first_seen_at": item.fetched_at})
+        return row
+
+    def _lock_known_article(self, conn: Connection, sql: Statements, capture: Capture) -> dict[str, Any] | None:
+        urls = list(dict.fromkeys((capture.url, capture.final_url)))
+        article_id = conn.execute(sql.article_for_urls, {"urls": urls}).scalar()
+        if article_id is None:
+            return None
+        return dict(conn.execute(sql.lock_article_by_id, {"id": article_id}).mappings().one())
+
+    def _put_capture(self, conn: Connection, sql: Statements, item: _Item, article_id: int | None,
+                     run_id: str | None, now: datetime) -> int:
+        capture = item.capture
+        headers = dict(capture.headers)
+        inserted = conn.execute(sql.insert_capture, {
+            "sha256": item.sha, "source_id": capture.source_id, "article_id": article_id, "url": capture.url,
+            "final_url": capture.final_url, "status": capture.status, "kind": capture.kind, "headers": headers,
+            "content_type": capture.content_type, "etag": headers.get("etag"),
+            "last_modified": headers.get("last-modified"), "fetched_at": item.fetched_at, "run_id": run_id,
+            "discovered_via": capture.discovered_via, "hint_title": capture.hint_title,
+            "hint_published": capture.hint_published, "hint_language": capture.hint_language,
+            "created_at": now}).scalar()
+        if inserted is not None:
+            return int(inserted)
+        return int(conn.execute(sql.capture_id, {"source_id": capture.source_id, "url": capture.url,
+                                                 "fetched_at": item.fetched_at}).scalar_one())
+
+    def _apply_record(self, conn: Connection, sql: Statements, article: dict[str, Any], item: _Item,
+                      capture_id: int, now: datetime) -> tuple[StoreOutcome, int | None]:
+        record = item.record
+        assert record is not None
+        latest = None
+        if article["latest_version_no"]:
+            row = conn.execute(sql.latest_version, {"article_id": article["id"],
+                                                    "version_no": article["latest_version_no"]}).one()
+            latest = LatestVersion(*row)
+        decision = decide(latest, removed=article["removed_at"] is not None, title=item.title, body=record.text,
+                          extractor_version=record.extractor_version, capture_sha256=item.sha)
+        seen = {"last_seen_at": _later(article["last_seen_at"], item.fetched_at),
+                "last_fetched_at": _later(article["last_fetched_at"], item.fetched_at)}
+        if decision == "unchanged":
+            conn.execute(sql.update_article, {"b_id": article["id"], **seen})
+            return "unchanged", None
+
+        added, removed = diff_size(latest.text if latest else "", record.text)
+        version_no = article["latest_version_no"] + 1
+        version_id = conn.execute(sql.insert_version, {
+            "article_id": article["id"], "version_no": version_no, "reason": decision, "title": item.title,
+            "text": record.text, "text_hash": item.digest, "authors": list(record.authors),
+            "published_at": record.published, "updated_at": record.updated, "language": record.language,
+            "language_confidence": record.language_confidence, "site_name": record.site_name, "url": record.url,
+            "capture_id": capture_id, "captured_at": item.fetched_at,
+            "extractor_version": record.extractor_version, "chars_added": added, "chars_removed": removed,
+            "created_at": now}).scalar_one()
+        values: dict[str, Any] = {**seen, "latest_version_no": version_no, "latest_text_hash": item.digest,
+                                  "removed_at": None}
+        outcome: StoreOutcome = decision  # type: ignore[assignment]
+        duplicate_of = article["duplicate_of"]
+        if decision == "new":
+            duplicate_of = self._find_exact_duplicate(conn, sql, item.digest, article["id"])
+            if duplicate_of is not None:
+                values["duplicate_of"] = duplicate_of
+                outcome = "duplicate"
+        conn.execute(sql.update_article, {"b_id": article["id"], **values})
+        search.index_article(conn, article["id"], item.title, record.text)
+        self._cluster(conn, sql, article["id"], version_no, record.text, duplicate_of, article["cluster_id"], now)
+        return outcome, version_id
+
+    def _find_exact_duplicate(self, conn: Connection, sql: Statements, digest: str, article_id: int) -> int | None:
+        """The first-seen other article that ever had this exact normalised text."""
+        if conn.dialect.name == "postgresql":
+            # Two new articles with the same text in concurrent transactions would not see each
+            # other; a lock on the hash makes the second wait and find the first.
+            key = int.from_bytes(bytes.fromhex(digest[:16]), "big", signed=True)
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        return conn.execute(sql.exact_duplicate, {"digest": digest, "article_id": article_id}).scalar()
+
+    # -- near duplicates ------------------------------------------------------------------------
+
+    def _cluster(self, conn: Connection, sql: Statements, article_id: int, version_no: int, body: str,
+                 duplicate_of: int | None, cluster_id: int | None, now: datetime) -> None:
+        """Refresh the MinHash signature and bands of an article and, when it has no cluster yet, put it
+        in the cluster of its exact duplicate or of its closest earlier near duplicate."""
+        sig = dedupe.signature(body)
+        conn.execute(sql.delete_bands, {"article_id": article_id})
+        conn.execute(sql.delete_signature, {"article_id": article_id})
+        best = duplicate_of
+        if sig is not None:
+            conn.execute(sql.insert_signature, {"article_id": article_id, "version_no": version_no,
+                                                "shingling": sig.shingling, "signature": sig.to_bytes(),
+                                                "updated_at": now})
+            bands = sig.bands()
+            conn.execute(sql.insert_band, [{"band": b, "bucket_hash": h, "article_id": article_id} for b, h in bands])
+            if best is None:
+                best = self._closest(conn, sql, article_id, sig, bands)
+        if best is None or cluster_id is not None:
+            return
+        conn.execute(sql.set_cluster_if_none, {"b_id": article_id, "cluster_id": self._cluster_of(conn, sql, best, now)})
+
+    def _closest(self, conn: Connection, sql: Statements, article_id: int, sig: dedupe.Signature,
+                 bands: list[tuple[int, int]]) -> int | None:
+        best: tuple[float, int] | None = None
+        for cand_id, shingling, data in conn.execute(sql.near_candidates, {"buckets": bands, "article_id": article_id}):
+            score = sig.similarity(dedupe.Signature.from_bytes(shingling, bytes(data)))
+            if score >= dedupe.NEAR_DUPLICATE_THRESHOLD and (best is None or score > best[0]):
+                best = (score, cand_id)
+        return best[1] if best else None
+
+    def _cluster_of(self, conn: Connection, sql: Statements, seed: int, now: datetime) -> int:
+        """The cluster of `seed`, created when it has none (a concurrent writer may win the race)."""
+        current = conn.execute(sql.cluster_of, {"id": seed}).scalar()
+        if current is not None:
+            return int(current)
+        new_id = conn.execute(sql.insert_cluster, {"seed_article_id": seed, "created_at": now}).scalar_one()
+        if conn.execute(sql.set_cluster_if_none, {"b_id": seed, "cluster_id": new_id}).rowcount == 1:
+            return int(new_id)
+        conn.execute(sql.delete_cluster, {"id": new_id})
+        return int(conn.execute(sql.cluster_of, {"id": seed}).scalar_one())
+
+    # -- reading for the crawl ------------------------------------------------------------------
+
+    def known_urls(self, source_id: str) -> Iterator[KnownUrl]:
+        """Every URL fetched for this source, with the validators of its latest page capture.
+
+        After a 404/410 the validators are dropped, so the next fetch is unconditional.
+        """
+        sql = text("""
+WITH latest AS (
+  SELECT url, kind, fetched_at,
+         ROW_NUMBER() OVER (PARTITION BY url ORDER BY fetched_at DESC, id DESC) AS rn
+  FROM captures WHERE source_id = :source_id
+), pages AS (
+  SELECT url, etag, last_modified,
+         ROW_NUMBER() OVER (PARTITION BY url ORDER BY fetched_at DESC, id DESC) AS rn
+  FROM captures WHERE source_id = :source_id AND kind = 'page'
+)
+SELECT l.url, l.kind, l.fetched_at, p.etag, p.last_modified
+FROM latest l LEFT JOIN pages p ON p.url = l.url AND p.rn = 1
+WHERE l.rn = 1
+ORDER BY l.url
+""").columns(url=Text(), kind=String(), fetched_at=UTCDateTime(), etag=Text(), last_modified=Text())
+        with self._reader() as conn:
+            result = conn.execution_options(yield_per=_STREAM_CHUNK).execute(sql, {"source_id": source_id})
+            for row in result:
+                gone = row.kind == "gone"
+                yield KnownUrl(url=row.url, etag=None if gone else row.etag,
+                               last_modified=None if gone else row.last_modified,
+                               last_fetched_at=row.fetched_at)
+
+    def due_revisits(self, source_id: str, now: datetime, schedule_hours: list[float], limit: int) -> list[str]:
+        """Canonical URLs of live articles with a revisit point (first seen + h hours, h in the schedule)
+        that has passed without a fetch since; least recently fetched first."""
+        hours = sorted({float(h) for h in schedule_hours if float(h) > 0})
+        if not hours or limit <= 0:
+            return []
+        with self._reader() as conn:
+            if conn.dialect.name == "sqlite":
+                elapsed = "(julianday(:now) - julianday(a.first_seen_at)) * 24.0"
+                fetched = "(julianday(a.last_fetched_at) - julianday(a.first_seen_at)) * 24.0"
+            else:
+                elapsed = "EXTRACT(EPOCH FROM (:now - a.first_seen_at)) / 3600.0"
+                fetched = "EXTRACT(EPOCH FROM (a.last_fetched_at - a.first_seen_at)) / 3600.0"
+            # Floats rendered by repr() of float(): no user text reaches the SQL.
+            schedule = " UNION ALL ".join(f"SELECT {h!r} AS h" for h in hours)
+            sql = text(f"""
+SELECT a.canonical_url
+FROM articles a CROSS JOIN ({schedule}) s
+WHERE a.source_id = :source_id AND a.removed_at IS NULL
+  AND {elapsed} >= s.h
+  AND (a.last_fetched_at IS NULL OR {fetched} < s.h)
+GROUP BY a.id, a.canonical_url, a.last_fetched_at
+ORDER BY a.last_fetched_at, a.id
+LIMIT :limit
+""").bindparams(bindparam("now", type_=UTCDateTime()), bindparam("limit", type_=Integer()))
+            return [r[0] for r in conn.execute(sql, {"source_id": source_id, "now": _aware(now), "limit": limit})]
+
+    # -- reprocessing and verification ----------------------------------------------------------
+
+    def captures_for_reprocess(self, source_id: str | None = None) -> Iterator[Capture]:
+        """The latest page capture (with its body) of every article, for re-extraction."""
+        c = CaptureRow.__table__.c
+        rn = func.row_number().over(partition_by=c.article_id, order_by=(c.fetched_at.desc(), c.id.desc()))
+        inner = select(CaptureRow, rn.label("rn")).where(
+            c.kind == "page", c.article_id.is_not(None), c.sha256.is_not(None))
+        if source_id is not None:
+            inner = inner.where(c.source_id == source_id)
+        sub = inner.subquery()
+        query = (select(sub, CaptureBody.body, CaptureBody.compression)
+                 .join(CaptureBody, CaptureBody.sha256 == sub.c.sha256)
+                 .where(sub.c.rn == 1).order_by(sub.c.article_id))
+        with self._reader() as conn:
+            for row in conn.execution_options(yield_per=_STREAM_CHUNK).execute(query).mappings():
+                yield Capture(
+                    source_id=row["source_id"], url=row["url"], final_url=row["final_url"],
+                    status=row["status"], kind=row["kind"], headers=dict(row["headers"] or {}),
+                    body=_unpack(row["compression"], bytes(row["body"])), sha256=row["sha256"],
+                    fetched_at=row["fetched_at"], discovered_via=row["discovered_via"] or "feed",
+                    hint_title=row["hint_title"], hint_published=row["hint_published"],
+                    hint_language=row["hint_language"])
+
+    def verify_captures(self) -> Iterator[tuple[str, str]]:
+        """(sha256, problem) for every stored body that does not decompress or re-hash to its key."""
+        query = select(CaptureBody.sha256, CaptureBody.compression, CaptureBody.body, CaptureBody.size)
+        with self._reader() as conn:
+            for sha, compression, packed, size in conn.execution_options(yield_per=_STREAM_CHUNK).execute(query):
+                try:
+                    body = _unpack(compression, bytes(packed))
+                except (zlib.error, ValueError) as exc:
+                    yield sha, f"cannot decompress: {exc}"
+                    continue
+                actual = hashlib.sha256(body).hexdigest()
+                if actual != sha:
+                    yield sha, f"hash mismatch: body hashes to {actual}"
+                elif len(body) != size:
+                    yield sha, f"size mismatch: {len(body)} bytes, recorded {size}"
+
+    # -- reading articles -----------------------------------------------------------------------
+
+    def latest(self, url: str) -> ArticleSnapshot | None:
+        """The latest version of the article with this canonical (or alias) URL."""
+        sql = _typed(text(f"""SELECT {_SNAPSHOT_COLUMNS} FROM latest_articles
+            WHERE article_id = (SELECT article_id FROM article_urls WHERE url = :url
+                                UNION SELECT id FROM articles WHERE canonical_url = :url LIMIT 1)"""))
+        with self._reader() as conn:
+            row = conn.execute(sql, {"url": url}).mappings().first()
+            return ArticleSnapshot(**row) if row else None
+
+    def history(self, url: str) -> list[VersionSnapshot]:
+        """Every version of the article with this canonical URL, oldest first."""
+        sql = text("""SELECT article_id, url, version_no, reason, title, text, text_hash, captured_at,
+                             chars_added, chars_removed, extractor_version
+                      FROM article_history WHERE url = :url ORDER BY version_no""").columns(
+            captured_at=UTCDateTime())
+        with self._reader() as conn:
+            return [VersionSnapshot(**r) for r in conn.execute(sql, {"url": url}).mappings()]
+
+    def as_of(self, when: datetime, source_id: str | None = None) -> list[ArticleSnapshot]:
+        """The archive as it was at `when`: each article's version current then (see `views.py`)."""
+        where = "valid_from <= :t AND (valid_to IS NULL OR valid_to > :t)"
+        if source_id is not None:
+            where += " AND source_id = :source_id"
+        sql = _typed(text(f"""SELECT article_id, source_id, url, version_no, title, text, language,
+                published_at, valid_from AS captured_at,
+                CASE WHEN removed_at <= :t THEN removed_at END AS removed_at, duplicate_of, cluster_id
+            FROM article_timeline WHERE {where} ORDER BY article_id""")).bindparams(
+            bindparam("t", type_=UTCDateTime()))
+        with self._reader() as conn:
+            rows = conn.execute(sql, {"t": _aware(when), "source_id": source_id}).mappings()
+            return [ArticleSnapshot(**r) for r in rows]
+
+    def search(self, query: str, limit: int = 20) -> list[ArticleSnapshot]:
+        """Articles whose latest title or text contains every term of `query` (Chinese or English)."""
+        with self._reader() as conn:
+            ids = search.search_article_ids(conn, query, limit)
+            if not ids:
+                return []
+            sql = _typed(text(f"SELECT {_SNAPSHOT_COLUMNS} FROM latest_articles WHERE article_id IN :ids")
+                         .bindparams(bindparam("ids", expanding=True)))
+            by_id = {r["article_id"]: ArticleSnapshot(**r) for r in conn.execute(sql, {"ids": ids}).mappings()}
+            return [by_id[i] for i in ids if i in by_id]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the main tables (for reports and tests)."""
+        tables = ("sources", "captures", "capture_bodies", "articles", "article_versions", "article_urls",
+                  "fetch_errors", "runs", "clusters", "store_outcomes")
+        with self._reader() as conn:
+            return {t: int(conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()) for t in tables}
+
+
+_SNAPSHOT_COLUMNS = ("article_id, source_id, url, version_no, title, text, language, published_at, "
+                     "captured_at, removed_at, duplicate_of, cluster_id")
+
+
+def _typed(sql: Any) -> Any:
+    return sql.columns(article_id=Integer(), version_no=Integer(), published_at=Date(),
+                       captured_at=UTCDateTime(), removed_at=UTCDateTime(), duplicate_of=Integer(),
+                       cluster_id=Integer())
+
+
+def _unpack(compression: str, data: bytes) -> bytes:
+    if compression == "zlib":
+        return zlib.decompress(data)
+    if compression == "none":
+        return data
+    raise ValueError(f"unknown compression {compression!r}")

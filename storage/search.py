@@ -1,0 +1,85 @@
+"""Full-text search over the latest version of each article, in Chinese and English alike.
+
+Word tokenizers fail on Chinese (no spaces), so both databases index character trigrams:
+SQLite an FTS5 table with the `trigram` tokenizer, PostgreSQL a plain table with `pg_trgm` GIN
+indexes. The table holds one row per article (its latest title and text) and is written in the same
+transaction as the version, so it never lags. Terms shorter than three characters (many Chinese
+words are two) cannot use a trigram index: they are matched by a LIKE scan instead, still correct.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+SEARCH_TABLE = "article_search"
+
+# Frozen DDL for the migration that created the table; a change needs a new constant and migration.
+SEARCH_DDL_V1: dict[str, list[str]] = {
+    "sqlite": [
+        "CREATE VIRTUAL TABLE article_search USING fts5("
+        "article_id UNINDEXED, title, text, tokenize = 'trigram')",
+    ],
+    "postgresql": [
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+        "CREATE TABLE article_search ("
+        "article_id BIGINT NOT NULL CONSTRAINT pk_article_search PRIMARY KEY "
+        "CONSTRAINT fk_article_search_article_id_articles REFERENCES articles (id), "
+        "title TEXT NOT NULL, text TEXT NOT NULL)",
+        "CREATE INDEX ix_article_search_title_trgm ON article_search USING gin (title gin_trgm_ops)",
+        "CREATE INDEX ix_article_search_text_trgm ON article_search USING gin (text gin_trgm_ops)",
+    ],
+}
+DROP_SEARCH_DDL_V1 = ["DROP TABLE IF EXISTS article_search"]
+
+
+def is_search_table(name: str) -> bool:
+    """The search table and, on SQLite, the FTS5 shadow tables behind it."""
+    return name == SEARCH_TABLE or name.startswith(SEARCH_TABLE + "_")
+
+
+def index_article(conn: Connection, article_id: int, title: str, body: str) -> None:
+    """Make the search row of `article_id` hold this title and text (call inside the version's transaction)."""
+    params = {"id": article_id, "title": title, "text": body}
+    if conn.dialect.name == "sqlite":
+        conn.execute(text("DELETE FROM article_search WHERE rowid = :id"), params)
+        conn.execute(text("INSERT INTO article_search (rowid, article_id, title, text) "
+                          "VALUES (:id, :id, :title, :text)"), params)
+    else:
+        conn.execute(text("INSERT INTO article_search (article_id, title, text) VALUES (:id, :title, :text) "
+                          "ON CONFLICT (article_id) DO UPDATE SET title = excluded.title, text = excluded.text"),
+                     params)
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_article_ids(conn: Connection, query: str, limit: int) -> list[int]:
+    """Ids of articles whose latest title or text contains every whitespace-separated term, best first."""
+    terms = [t for t in query.split() if t]
+    if not terms or limit <= 0:
+        return []
+    params: dict[str, object] = {"limit": limit, "q": query}
+    likes: list[str] = []
+    if conn.dialect.name == "sqlite":
+        long_terms = [t for t in terms if len(t) >= 3]
+        for i, term in enumerate(t for t in terms if len(t) < 3):
+            params[f"p{i}"] = _like_pattern(term)
+            likes.append(f"(title LIKE :p{i} ESCAPE '\\' OR text LIKE :p{i} ESCAPE '\\')")
+        where = list(likes)
+        if long_terms:
+            # Each term as an FTS5 phrase: quotes doubled, so user input is never query syntax.
+            params["match"] = " AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms)
+            where.insert(0, "article_search MATCH :match")
+            order = "rank"
+        else:
+            order = "rowid DESC"
+        sql = f"SELECT article_id FROM article_search WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :limit"
+    else:
+        for i, term in enumerate(terms):
+            params[f"p{i}"] = _like_pattern(term)
+            likes.append(f"(title ILIKE :p{i} OR text ILIKE :p{i})")
+        sql = (f"SELECT article_id FROM article_search WHERE {' AND '.join(likes)} "
+               "ORDER BY similarity(title, :q) DESC, article_id DESC LIMIT :limit")
+    return [int(row[0]) for row in conn.execute(text(sql), params)]

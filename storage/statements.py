@@ -1,0 +1,119 @@
+"""The SQL statements of the write path, built once per dialect.
+
+Building SQLAlchemy expressions costs more than running them on a small row, and every stored item
+runs about a dozen; parameters are bound at execution instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from storage.models import (
+    Article,
+    ArticleUrl,
+    ArticleVersion,
+    Capture,
+    CaptureBody,
+    Cluster,
+    MinhashBand,
+    MinhashSignature,
+    Source,
+    StoreOutcomeRow,
+)
+
+ARTICLE_COLUMNS = (Article.id, Article.latest_version_no, Article.removed_at, Article.last_seen_at,
+                   Article.last_fetched_at, Article.duplicate_of, Article.cluster_id)
+
+
+@dataclass(frozen=True)
+class Statements:
+    ensure_source: Any
+    replayed: Any
+    insert_article: Any
+    lock_article_by_url: Any
+    lock_article_by_id: Any
+    insert_article_url: Any
+    article_for_urls: Any
+    body_exists: Any
+    insert_body: Any
+    insert_capture: Any
+    capture_id: Any
+    prior_outcome: Any
+    insert_outcome: Any
+    latest_version: Any
+    insert_version: Any
+    update_article: Any
+    exact_duplicate: Any
+    delete_bands: Any
+    delete_signature: Any
+    insert_signature: Any
+    insert_band: Any
+    near_candidates: Any
+    cluster_of: Any
+    insert_cluster: Any
+    set_cluster_if_none: Any
+    delete_cluster: Any
+
+
+@cache
+def statements(dialect: str) -> Statements:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    original = func.coalesce(Article.duplicate_of, Article.id)
+    return Statements(
+        ensure_source=insert(Source).on_conflict_do_nothing(index_elements=["id"]),
+        replayed=select(StoreOutcomeRow.outcome).join(Capture, Capture.id == StoreOutcomeRow.capture_id).where(
+            Capture.source_id == bindparam("source_id"), Capture.url == bindparam("url"),
+            Capture.fetched_at == bindparam("fetched_at"),
+            StoreOutcomeRow.extractor_version == bindparam("extractor_version")),
+        insert_article=insert(Article).on_conflict_do_nothing(index_elements=["canonical_url"])
+        .returning(*ARTICLE_COLUMNS),
+        # FOR UPDATE serialises version numbering per article on PostgreSQL; SQLite does not render
+        # it (BEGIN IMMEDIATE already serialises writers).
+        lock_article_by_url=select(*ARTICLE_COLUMNS).where(Article.canonical_url == bindparam("url"))
+        .with_for_update(),
+        lock_article_by_id=select(*ARTICLE_COLUMNS).where(Article.id == bindparam("id")).with_for_update(),
+        insert_article_url=insert(ArticleUrl).on_conflict_do_nothing(index_elements=["url"]),
+        article_for_urls=select(ArticleUrl.article_id).where(ArticleUrl.url.in_(bindparam("urls", expanding=True)))
+        .order_by(ArticleUrl.id).limit(1),
+        body_exists=select(CaptureBody.sha256).where(CaptureBody.sha256 == bindparam("sha")),
+        insert_body=insert(CaptureBody).on_conflict_do_nothing(index_elements=["sha256"]),
+        insert_capture=insert(Capture).on_conflict_do_nothing(index_elements=["source_id", "url", "fetched_at"])
+        .returning(Capture.id),
+        capture_id=select(Capture.id).where(Capture.source_id == bindparam("source_id"),
+                                            Capture.url == bindparam("url"),
+                                            Capture.fetched_at == bindparam("fetched_at")),
+        prior_outcome=select(StoreOutcomeRow.outcome).where(
+            StoreOutcomeRow.capture_id == bindparam("capture_id"),
+            StoreOutcomeRow.extractor_version == bindparam("extractor_version")),
+        insert_outcome=insert(StoreOutcomeRow),
+        latest_version=select(ArticleVersion.version_no, ArticleVersion.title, ArticleVersion.text,
+                              ArticleVersion.text_hash, ArticleVersion.extractor_version, Capture.sha256)
+        .outerjoin(Capture, Capture.id == ArticleVersion.capture_id)
+        .where(ArticleVersion.article_id == bindparam("article_id"),
+               ArticleVersion.version_no == bindparam("version_no")),
+        insert_version=insert(ArticleVersion).returning(ArticleVersion.id),
+        update_article=update(Article).where(Article.id == bindparam("b_id")),
+        exact_duplicate=select(original).join(ArticleVersion, ArticleVersion.article_id == Article.id)
+        .where(ArticleVersion.text_hash == bindparam("digest"), Article.id != bindparam("article_id"))
+        .order_by(Article.first_seen_at, Article.id).limit(1),
+        delete_bands=delete(MinhashBand).where(MinhashBand.article_id == bindparam("article_id")),
+        delete_signature=delete(MinhashSignature).where(MinhashSignature.article_id == bindparam("article_id")),
+        insert_signature=insert(MinhashSignature),
+        insert_band=insert(MinhashBand).on_conflict_do_nothing(),
+        near_candidates=select(MinhashSignature.article_id, MinhashSignature.shingling, MinhashSignature.signature)
+        .where(MinhashSignature.article_id.in_(
+            select(MinhashBand.article_id).where(
+                tuple_(MinhashBand.band, MinhashBand.bucket_hash).in_(bindparam("buckets", expanding=True)),
+                MinhashBand.article_id != bindparam("article_id"))))
+        .order_by(MinhashSignature.article_id),
+        cluster_of=select(Article.cluster_id).where(Article.id == bindparam("id")),
+        insert_cluster=insert(Cluster).returning(Cluster.id),
+        set_cluster_if_none=update(Article).where(Article.id == bindparam("b_id"), Article.cluster_id.is_(None)),
+        delete_cluster=delete(Cluster).where(Cluster.id == bindparam("id")),
+    )

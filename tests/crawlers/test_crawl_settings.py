@@ -1,0 +1,51 @@
+"""The security floor of the crawler's Scrapy settings (RELIABILITY.md), as the subprocess builds them."""
+
+from __future__ import annotations
+
+from crawlers.crawl_main import build_settings
+from crawlers.job import CrawlJob
+from tests.crawlers.crawl_sites import source
+
+
+def _settings() -> dict[str, object]:
+    job = CrawlJob(
+        source=source(
+            feeds=["https://a.example/feed"], download_delay=3, concurrency=2, allow_private_addresses=False
+        ),
+        spool_dir="/tmp/x",
+        user_agent="scipol-test (test@example.org)",
+        closespider_timeout_s=100,
+    )
+    return build_settings(job).copy_to_dict()
+
+
+def test_only_http_and_https_have_download_handlers() -> None:
+    handlers = _settings()["DOWNLOAD_HANDLERS"]
+    assert isinstance(handlers, dict)
+    assert all(handlers[scheme] is None for scheme in ("file", "data", "ftp", "s3"))
+    assert handlers["http"] == handlers["https"] == "crawlers.middlewares.handler.PoliteHTTPDownloadHandler"
+
+
+def test_remote_consoles_and_cookies_are_off_and_robots_obeyed() -> None:
+    s = _settings()
+    assert s["TELNETCONSOLE_ENABLED"] is False
+    assert s["REMOTE_CONTROL_ENABLED"] is False
+    assert s["COOKIES_ENABLED"] is False
+    assert s["ROBOTSTXT_OBEY"] is True
+    assert s["METAREFRESH_ENABLED"] is False
+
+
+def test_per_source_politeness_and_limits_reach_scrapy() -> None:
+    s = _settings()
+    assert (s["DOWNLOAD_DELAY"], s["AUTOTHROTTLE_START_DELAY"], s["CONCURRENT_REQUESTS_PER_DOMAIN"]) == (
+        3,
+        3,
+        2,
+    )
+    assert s["AUTOTHROTTLE_ENABLED"] is True
+    assert s["USER_AGENT"] == "scipol-test (test@example.org)"
+    assert s["DOWNLOAD_MAXSIZE"] == 10 * 1024 * 1024
+    assert s["CLOSESPIDER_TIMEOUT"] == 100
+    assert s["REDIRECT_MAX_TIMES"] == 5
+    assert s["SCIPOL_ALLOW_PRIVATE_ADDRESSES"] is False
+    assert s["LOG_LEVEL"] == "INFO"

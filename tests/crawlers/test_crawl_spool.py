@@ -1,0 +1,76 @@
+"""The spool between crawl subprocess and flow: bodies before records, partial lines invisible."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from crawlers.errors import CrawlSetupError, SpoolError
+from crawlers.runner import start_crawl
+from crawlers.spool import BODIES_DIR, RECORDS_FILE, SpoolReader, SpoolWriter, read_spool
+from schemas.capture import Capture, FetchError, sha256_hex
+from tests.crawlers.crawl_sites import source
+
+NOW = datetime(2025, 1, 2, tzinfo=UTC)
+
+
+def _capture(body: bytes | None, url: str = "https://a.example/1") -> Capture:
+    return Capture(
+        source_id="s",
+        url=url,
+        final_url=url,
+        status=200 if body is not None else 304,
+        kind="page" if body is not None else "not_modified",
+        body=body,
+        sha256=sha256_hex(body) if body is not None else None,
+        fetched_at=NOW,
+        hint_title="T",
+    )
+
+
+def test_records_round_trip_with_decompressed_bodies(tmp_path: Path) -> None:
+    writer = SpoolWriter(tmp_path)
+    records = [
+        _capture(b"<p>one</p>"),
+        _capture(None),
+        FetchError(source_id="s", url="https://a.example/2", reason="timeout", at=NOW),
+    ]
+    for record in records:
+        writer.write(record)
+    writer.close()
+    assert read_spool(tmp_path) == records
+    stored = tmp_path / BODIES_DIR / f"{sha256_hex(b'<p>one</p>')}.gz"
+    assert gzip.decompress(stored.read_bytes()) == b"<p>one</p>"
+
+
+def test_a_reader_sees_each_record_once_and_never_a_half_written_line(tmp_path: Path) -> None:
+    writer = SpoolWriter(tmp_path)
+    reader = SpoolReader(tmp_path)
+    assert reader.read_new() == []
+    writer.write(_capture(b"a"))
+    line = json.dumps({"type": "capture", "record": {}, "body_sha256": None})
+    with open(tmp_path / RECORDS_FILE, "a", encoding="utf-8") as fh:
+        fh.write(line[:10])  # a crawl killed mid-write
+    assert [r.body for r in reader.read_new()] == [b"a"]  # type: ignore[union-attr]
+    assert reader.read_new() == []
+    assert reader.has_partial_line
+
+
+def test_a_body_that_does_not_match_its_hash_is_refused(tmp_path: Path) -> None:
+    writer = SpoolWriter(tmp_path)
+    writer.write(_capture(b"original"))
+    writer.close()
+    path = tmp_path / BODIES_DIR / f"{sha256_hex(b'original')}.gz"
+    path.write_bytes(gzip.compress(b"tampered"))
+    with pytest.raises(SpoolError):
+        read_spool(tmp_path)
+
+
+def test_a_spool_dir_with_records_is_not_reused(tmp_path: Path) -> None:
+    (tmp_path / RECORDS_FILE).write_text("")
+    with pytest.raises(CrawlSetupError):
+        start_crawl(source(feeds=["http://127.0.0.1:9/feed"]), tmp_path)

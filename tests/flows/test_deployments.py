@@ -1,0 +1,102 @@
+"""The operator's path, for real: a Prefect server on 127.0.0.1, `prefect deploy --all` from the
+repository's prefect.yaml, a process worker, `prefect deployment run ... --watch` over the demo site."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from flows.demo import DemoSite
+from tests.support.prefect_server import PrefectServer, stop_process
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _api(server: PrefectServer, path: str, body: dict[str, Any]) -> Any:
+    req = urllib.request.Request(f"{server.api_url}{path}", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def _runs(server: PrefectServer, deployment: str) -> list[dict[str, Any]]:
+    runs = _api(server, "/flow_runs/filter", {"sort": "EXPECTED_START_TIME_ASC"})
+    deps = {d["id"]: d["name"] for d in _api(server, "/deployments/filter", {})}
+    return [r for r in runs if deps.get(r["deployment_id"]) == deployment]
+
+
+def _wait_final(server: PrefectServer, deployment: str, count: int, timeout: float = 300) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = _runs(server, deployment)
+        if len(runs) >= count and all(r["state_type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+                                      for r in runs):
+            return runs
+        time.sleep(2)
+    raise AssertionError(f"runs did not finish: {[(r['name'], r['state_type']) for r in _runs(server, deployment)]}")
+
+
+def test_operator_deploys_from_prefect_yaml_and_runs_a_one_off_ingest(prefect_server: PrefectServer,
+                                                                      tmp_path: Path) -> None:
+    server = prefect_server
+    db = tmp_path / "archive.db"
+    worker_env = {"SCIPOL_DATABASE_URL": f"sqlite:///{db}", "SCIPOL_SPOOL_DIR": str(tmp_path / "spool")}
+
+    created = server.cli("work-pool", "create", "scipol", "--type", "process", "--overwrite")
+    assert created.returncode == 0, created.stdout + created.stderr
+    deployed = server.cli("--no-prompt", "deploy", "--all")
+    assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+    names = {d["name"] for d in _api(server, "/deployments/filter", {})}
+    assert {"hourly", "oneoff"} <= names
+
+    # A bad parameter is refused before a run is created, with the field named.
+    bad = server.cli("deployment", "run", "ingest/oneoff", "-p", "lookback_days=0")
+    assert bad.returncode != 0
+    assert "lookback_days" in bad.stdout + bad.stderr
+    assert _runs(server, "oneoff") == []
+
+    worker = server.start_worker("scipol", worker_env, tmp_path / "worker.log")
+    try:
+        with DemoSite() as site:
+            sources_file = tmp_path / "demo-sources.yaml"
+            text = (ROOT / "flows" / "demo" / "sources.yaml").read_text().replace("__BASE_URL__", site.base_url)
+            sources_file.write_text(text)
+            run = server.cli("deployment", "run", "ingest/oneoff", "-p", f"sources_file={sources_file}",
+                             "--watch", timeout=400)
+            assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:] + \
+                (tmp_path / "worker.log").read_text()[-3000:]
+
+            # Two runs triggered back to back never overlap (concurrency limit 1, ENQUEUE).
+            for _ in range(2):
+                r = server.cli("deployment", "run", "ingest/oneoff", "-p", f"sources_file={sources_file}")
+                assert r.returncode == 0, r.stdout + r.stderr
+            runs = _wait_final(server, "oneoff", 3)
+    finally:
+        stop_process(worker)
+
+    assert [r["state_type"] for r in runs] == ["COMPLETED"] * 3
+    spans = sorted((datetime.fromisoformat(r["start_time"]), datetime.fromisoformat(r["end_time"])) for r in runs)
+    for (_, end_a), (start_b, _) in zip(spans, spans[1:], strict=False):
+        assert start_b >= end_a
+
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        articles = conn.execute(sa.text("select count(*) from latest_articles")).scalar_one()
+        versions = conn.execute(sa.text("select count(*) from article_history")).scalar_one()
+        runs_rows = conn.execute(sa.text("select count(*) from runs")).scalar_one()
+    engine.dispose()
+    assert articles >= 30
+    assert versions == articles  # the later runs saw an unchanged site
+    assert runs_rows == 3
+
+    artifacts = _api(server, "/artifacts/filter", {"artifacts": {"key": {"any_": ["ingest-report"]}}})
+    assert artifacts, "the run report artifact is missing"
+    table = artifacts[0]["data"]
+    rows = json.loads(table) if isinstance(table, str) else table
+    assert rows[0]["source"] == "demo_news"

@@ -1,0 +1,52 @@
+"""Where a record becomes a version: normalisation, decision, diff size, near-duplicate signatures."""
+
+from __future__ import annotations
+
+from storage import dedupe
+from storage.versions import LatestVersion, decide, diff_size, normalise_text, text_hash
+
+
+def latest(text: str, title: str = "T", extractor: str = "1", sha: str | None = "s1") -> LatestVersion:
+    return LatestVersion(1, title, text, text_hash(text), extractor, sha)
+
+
+def test_normalisation_ignores_whitespace_width_tags_and_invisible_characters() -> None:
+    assert normalise_text("  A  b\n\n c\u200b ") == "A b c"
+    assert normalise_text("Deadline\u00a0\uff13\uff10 April") == "Deadline 30 April"
+    assert normalise_text("a <b>bold</b> word") == "a bold word"
+    assert normalise_text("科学 技术\n部") == "科学技术部"
+    assert text_hash("One  two") == text_hash("One\ntwo")
+    assert text_hash("deadline 30 April") != text_hash("deadline 31 April")
+    assert text_hash("科学技术部") != text_hash("科学技木部")
+
+
+def test_decide_names_the_reason_for_a_version() -> None:
+    base = {"removed": False, "title": "T", "extractor_version": "1", "capture_sha256": "s2"}
+    assert decide(None, body="x", **base) == "new"  # type: ignore[arg-type]
+    assert decide(latest("a b"), body="a  b", **base) == "unchanged"  # type: ignore[arg-type]
+    assert decide(latest("a b"), body="a c", **base) == "edited"  # type: ignore[arg-type]
+    assert decide(latest("a b"), body="a b", **{**base, "title": "U"}) == "edited"  # type: ignore[arg-type]
+    assert decide(latest("a b"), body="a b", **{**base, "removed": True}) == "reappeared"  # type: ignore[arg-type]
+    reread = {**base, "capture_sha256": "s1", "extractor_version": "2"}
+    assert decide(latest("a b"), body="a", **reread) == "reextracted"  # type: ignore[arg-type]
+
+
+def test_diff_size_counts_characters() -> None:
+    assert diff_size("", "abc") == (3, 0)
+    assert diff_size("one\ntwo", "one\ntwo") == (0, 0)
+    assert diff_size("deadline 30 April", "deadline 14 May") == (5, 7)
+
+
+def test_signatures_are_deterministic_and_separate_near_from_distinct_texts() -> None:
+    notice = ("The programme invites proposals from universities and institutes for joint research on "
+              "climate adaptation. The deadline for applications is 30 April 2026 at noon.")
+    moved = notice.replace("30 April", "14 May")
+    other = ("A new telescope has been inaugurated at the national observatory, with first light "
+             "expected next spring and time allocated by an international panel.")
+    a, b, c = dedupe.signature(notice), dedupe.signature(moved), dedupe.signature(other)
+    assert a is not None and b is not None and c is not None
+    assert a == dedupe.signature(notice)
+    assert a.similarity(b) >= dedupe.NEAR_DUPLICATE_THRESHOLD > a.similarity(c)
+    assert set(a.bands()) & set(b.bands()) and not set(a.bands()) & set(c.bands())
+    assert dedupe.shingles("关于组织申报项目的通知")[0] == "char5"
+    assert dedupe.signature("too short") is None

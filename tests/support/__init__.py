@@ -1,0 +1,1 @@
+"""Test support: fixtures and helpers shared across test packages."""
