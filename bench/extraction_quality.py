@@ -132,8 +132,14 @@ def run(rounds: int) -> dict[str, Any]:
         ours_rows.append(q_ours)
         problems = compare(record, page.expected)
         field_fail += bool(problems)
-        per_page.append({"page": page.id, "plain_leaks": q_plain["leaks"], "ours_leaks": q_ours["leaks"],
-                         "golden_problems": problems})
+        per_page.append(
+            {
+                "page": page.id,
+                "plain_leaks": q_plain["leaks"],
+                "ours_leaks": q_ours["leaks"],
+                "golden_problems": problems,
+            }
+        )
 
     # Throughput, interleaved so both see the same machine state.
     plain_s = ours_s = 0.0
@@ -176,23 +182,36 @@ def print_table(results: dict[str, Any]) -> None:
     rows = [
         ("token recall (must_contain)", q["plain_trafilatura"]["recall"], q["scipol"]["recall"]),
         ("token precision (1 - leaked)", q["plain_trafilatura"]["precision"], q["scipol"]["precision"]),
-        ("boilerplate snippets leaked", f"{q['plain_trafilatura']['leaks']}/{q['plain_trafilatura']['must_not_total']}",
-         f"{q['scipol']['leaks']}/{q['scipol']['must_not_total']}"),
-        ("body starts right", f"{q['plain_trafilatura']['start_ok']}/{results['pages']}",
-         f"{q['scipol']['start_ok']}/{results['pages']}"),
-        ("body ends right", f"{q['plain_trafilatura']['end_ok']}/{results['pages']}",
-         f"{q['scipol']['end_ok']}/{results['pages']}"),
+        (
+            "boilerplate snippets leaked",
+            f"{q['plain_trafilatura']['leaks']}/{q['plain_trafilatura']['must_not_total']}",
+            f"{q['scipol']['leaks']}/{q['scipol']['must_not_total']}",
+        ),
+        (
+            "body starts right",
+            f"{q['plain_trafilatura']['start_ok']}/{results['pages']}",
+            f"{q['scipol']['start_ok']}/{results['pages']}",
+        ),
+        (
+            "body ends right",
+            f"{q['plain_trafilatura']['end_ok']}/{results['pages']}",
+            f"{q['scipol']['end_ok']}/{results['pages']}",
+        ),
         ("pages/s", t["plain_trafilatura_pages_per_s"], t["scipol_pages_per_s"]),
         ("ms/page", t["plain_trafilatura_ms_per_page"], t["scipol_ms_per_page"]),
     ]
-    print(f"{results['pages']} golden pages, {results['rounds']} timed rounds, {results['extractor_version']}")
+    print(
+        f"{results['pages']} golden pages, {results['rounds']} timed rounds, {results['extractor_version']}"
+    )
     print(f"{'':32} {'trafilatura':>14} {'scipol':>14}")
     for label, a, b in rows:
         print(f"{label:32} {a!s:>14} {b!s:>14}")
-    print(f"scipol time inside trafilatura: {t['scipol_inside_trafilatura_ms_per_page']} ms/page; "
-          f"own work (decode, metadata, cleaning, language): {t['scipol_own_ms_per_page']} ms/page "
-          f"= {100 * t['own_work_vs_plain_trafilatura']:.1f}% of plain trafilatura's time "
-          f"(total {100 * t['total_vs_plain_trafilatura']:+.1f}%)")
+    print(
+        f"scipol time inside trafilatura: {t['scipol_inside_trafilatura_ms_per_page']} ms/page; "
+        f"own work (decode, metadata, cleaning, language): {t['scipol_own_ms_per_page']} ms/page "
+        f"= {100 * t['own_work_vs_plain_trafilatura']:.1f}% of plain trafilatura's time "
+        f"(total {100 * t['total_vs_plain_trafilatura']:+.1f}%)"
+    )
     print(f"golden pages with any field or snippet mismatch: {results['golden_pages_failing']}")
 
 

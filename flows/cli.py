@@ -28,9 +28,11 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from flows.commands import db, demo, ingest, runs
+    from flows.commands import changes, db, demo, diff, export, ingest, runs, search, show, stats
 
-    for command in (ingest.ingest_command, demo.demo_command, db.db_group, runs.runs_command):
+    for command in (ingest.ingest_command, demo.demo_command, db.db_group, runs.runs_command,
+                    search.search_command, show.show_command, diff.diff_command, changes.changes_command,
+                    export.export_command, stats.stats_command):
         cli.add_command(command)
     try:
         from flows.commands import extract

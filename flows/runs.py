@@ -150,8 +150,8 @@ def run_reprocess(
                 group = [c for c in batch if c.source_id == sid]
                 st = stats.setdefault(sid, SourceRunStats(source_id=sid))
                 records = extractor.map(group, by_id.get(sid))  # type: ignore[arg-type]
-                outcomes = archive.store(list(zip(group, records, strict=True)), run_id=report.run_id,
-                                         reextract=True)
+                # Storage names a changed text from an already-stored capture `reextracted`.
+                outcomes = archive.store(list(zip(group, records, strict=True)), run_id=report.run_id)
                 st.pages_fetched += len(group)
                 for outcome in outcomes:
                     if outcome in ("edited", "reappeared", "new"):

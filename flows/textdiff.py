@@ -15,8 +15,10 @@ from typing import Literal
 
 OpName = Literal["equal", "delete", "insert", "replace"]
 
-_CJK_RANGES = (r"\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
-               r"\uac00-\ud7af\uf900-\ufaff\uff00-\uffef")
+_CJK_RANGES = (
+    r"\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    r"\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
+)
 # One CJK character, a run of other word characters, a run of whitespace, or one other character.
 _TOKEN = re.compile(rf"[{_CJK_RANGES}]|[^\s{_CJK_RANGES}\W]+|\s+|[^\s]", re.UNICODE)
 ELLIPSIS = " … "
@@ -56,8 +58,13 @@ def _tidy(ops: list[DiffOp]) -> list[DiffOp]:
     """Fold a lone space between two changes into them, so "a b" -> "c d" reads as one replacement."""
     out: list[DiffOp] = []
     for op in ops:
-        if (op.op != "equal" and len(out) >= 2 and out[-2].op != "equal" and out[-1].op == "equal"
-                and out[-1].old.isspace()):
+        if (
+            op.op != "equal"
+            and len(out) >= 2
+            and out[-2].op != "equal"
+            and out[-1].op == "equal"
+            and out[-1].old.isspace()
+        ):
             space, prev = out.pop(), out.pop()
             op = DiffOp("replace", prev.old + space.old + op.old, prev.new + space.new + op.new)
         if out and out[-1].op != "equal" and op.op != "equal":
@@ -77,9 +84,11 @@ def changed(ops: list[DiffOp]) -> bool:
 
 def counts(ops: list[DiffOp]) -> dict[str, int]:
     """Characters removed and added, and how many places changed."""
-    return {"removed_chars": sum(len(op.old) for op in ops if op.op != "equal"),
-            "added_chars": sum(len(op.new) for op in ops if op.op != "equal"),
-            "changes": sum(1 for op in ops if op.op != "equal")}
+    return {
+        "removed_chars": sum(len(op.old) for op in ops if op.op != "equal"),
+        "added_chars": sum(len(op.new) for op in ops if op.op != "equal"),
+        "changes": sum(1 for op in ops if op.op != "equal"),
+    }
 
 
 def _shorten(text: str, context: int | None, first: bool, last: bool) -> str:

@@ -17,8 +17,8 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Date, Engine, Integer, String, Text, bindparam, func, select, text
@@ -64,8 +64,9 @@ def _transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, OperationalError) and ("database is locked" in str(orig) or "busy" in str(orig)):
         return True
-    # Two writers racing to the same version number: re-running the item re-reads the latest version.
-    return isinstance(exc, IntegrityError) and "version_no" in str(orig)
+    # A lost race on a unique key (two writers, one version number or one capture): re-running the
+    # item re-reads what the winner committed. Other integrity errors are data errors.
+    return isinstance(exc, IntegrityError) and (sqlstate == "23505" or "UNIQUE constraint failed" in str(orig))
 
 
 _PLAIN_OUTCOMES: dict[str, StoreOutcome] = {"not_modified": "not_modified", "non_html": "non_html"}
@@ -186,16 +187,21 @@ class Archive:
     def sync_sources(self, sources: list[SourceConfig]) -> None:
         """Insert or update one row per configured source (sources are never deleted: articles keep them)."""
         self._writable()
-        now = _utcnow()
-        with self.engine.begin() as conn:
-            for src in sources:
-                config = src.model_dump(mode="json")
-                stmt = self._insert(conn, Source).values(id=src.id, name=src.name, config=config,
-                                                         created_at=now, updated_at=now)
-                conn.execute(stmt.on_conflict_do_update(
-                    index_elements=["id"],
-                    set_={"name": stmt.excluded.name, "config": stmt.excluded.config,
-                          "updated_at": stmt.excluded.updated_at}))
+
+        def write() -> None:
+            now = _utcnow()
+            with self.engine.begin() as conn:
+                for src in sources:
+                    config = src.model_dump(mode="json")
+                    stmt = self._insert(conn, Source).values(id=src.id, name=src.name, config=config,
+                                                             created_at=now, updated_at=now)
+                    conn.execute(stmt.on_conflict_do_update(
+                        index_elements=["id"],
+                        set_={"name": stmt.excluded.name, "config": stmt.excluded.config,
+                              "updated_at": stmt.excluded.updated_at}))
+
+        self._retry("sync_sources", write)
+        self._known_sources.update(src.id for src in sources)
 
     def _ensure_source(self, conn: Connection, source_id: str, now: datetime) -> None:
         # Captures may arrive for a source that was never synced (ad-hoc runs): keep the FK satisfied.

@@ -61,41 +61,98 @@ _TS = UTCDateTime()
 
 latest_articles = table(
     "latest_articles",
-    column("article_id", Integer), column("source_id", String), column("url", Text), column("title", Text),
-    column("text", Text), column("language", String), column("published_at", Date),
-    column("version_no", Integer), column("first_seen_at", _TS), column("last_seen_at", _TS),
-    column("removed_at", _TS), column("duplicate_of", Integer), column("cluster_id", Integer),
-    column("updated_at", Date), column("authors", JSON), column("site_name", Text),
-    column("language_confidence", Float), column("text_hash", String), column("reason", String),
-    column("fetched_url", Text), column("captured_at", _TS), column("extractor_version", String),
+    column("article_id", Integer),
+    column("source_id", String),
+    column("url", Text),
+    column("title", Text),
+    column("text", Text),
+    column("language", String),
+    column("published_at", Date),
+    column("version_no", Integer),
+    column("first_seen_at", _TS),
+    column("last_seen_at", _TS),
+    column("removed_at", _TS),
+    column("duplicate_of", Integer),
+    column("cluster_id", Integer),
+    column("updated_at", Date),
+    column("authors", JSON),
+    column("site_name", Text),
+    column("language_confidence", Float),
+    column("text_hash", String),
+    column("reason", String),
+    column("fetched_url", Text),
+    column("captured_at", _TS),
+    column("extractor_version", String),
     column("last_fetched_at", _TS),
 )
 article_history = table(
     "article_history",
-    column("article_id", Integer), column("url", Text), column("version_no", Integer), column("reason", String),
-    column("title", Text), column("text", Text), column("captured_at", _TS), column("chars_added", Integer),
-    column("chars_removed", Integer), column("source_id", String), column("text_hash", String),
-    column("language", String), column("published_at", Date), column("capture_id", Integer),
-    column("extractor_version", String), column("created_at", _TS),
+    column("article_id", Integer),
+    column("url", Text),
+    column("version_no", Integer),
+    column("reason", String),
+    column("title", Text),
+    column("text", Text),
+    column("captured_at", _TS),
+    column("chars_added", Integer),
+    column("chars_removed", Integer),
+    column("source_id", String),
+    column("text_hash", String),
+    column("language", String),
+    column("published_at", Date),
+    column("capture_id", Integer),
+    column("extractor_version", String),
+    column("created_at", _TS),
 )
-article_search = table("article_search", column("article_id", Integer), column("title", Text),
-                       column("text", Text))
-articles = table("articles", column("id", Integer), column("source_id", String), column("canonical_url", Text),
-                 column("removed_at", _TS), column("duplicate_of", Integer), column("cluster_id", Integer),
-                 column("latest_version_no", Integer), column("last_seen_at", _TS))
+article_search = table(
+    "article_search", column("article_id", Integer), column("title", Text), column("text", Text)
+)
+articles = table(
+    "articles",
+    column("id", Integer),
+    column("source_id", String),
+    column("canonical_url", Text),
+    column("removed_at", _TS),
+    column("duplicate_of", Integer),
+    column("cluster_id", Integer),
+    column("latest_version_no", Integer),
+    column("last_seen_at", _TS),
+)
 article_urls = table("article_urls", column("url", Text), column("article_id", Integer))
-article_versions = table("article_versions", column("id", Integer), column("article_id", Integer),
-                         column("version_no", Integer), column("title", Text), column("reason", String),
-                         column("captured_at", _TS), column("chars_added", Integer),
-                         column("chars_removed", Integer), column("language", String))
-store_outcomes = table("store_outcomes", column("id", BigInteger), column("capture_id", Integer),
-                       column("outcome", String), column("article_id", Integer), column("version_id", Integer),
-                       column("run_id", String), column("created_at", _TS))
+article_versions = table(
+    "article_versions",
+    column("id", Integer),
+    column("article_id", Integer),
+    column("version_no", Integer),
+    column("title", Text),
+    column("reason", String),
+    column("captured_at", _TS),
+    column("chars_added", Integer),
+    column("chars_removed", Integer),
+    column("language", String),
+)
+store_outcomes = table(
+    "store_outcomes",
+    column("id", BigInteger),
+    column("capture_id", Integer),
+    column("outcome", String),
+    column("article_id", Integer),
+    column("version_id", Integer),
+    column("run_id", String),
+    column("created_at", _TS),
+)
 captures = table("captures", column("id", Integer), column("fetched_at", _TS), column("url", Text))
 sources = table("sources", column("id", String), column("name", Text))
 fetch_errors = table("fetch_errors", column("source_id", String), column("reason", String), column("at", _TS))
-runs = table("runs", column("run_id", String), column("flow", String), column("started_at", _TS),
-             column("finished_at", _TS), column("status", String), column("report", JSON))
+runs = table(
+    "runs",
+    column("run_id", String),
+    column("flow", String),
+    column("started_at", _TS),
+    column("finished_at", _TS),
+    column("status", String),
+    column("report", JSON),
+)
 
 FEED_EVENTS = ("new", "edited", "reextracted", "reappeared", "removed")
 _VERSION_OUTCOMES = ("new", "duplicate", "edited", "reextracted", "reappeared")
@@ -304,9 +361,17 @@ class Reader:
 
     # -- search ------------------------------------------------------------------------------------
 
-    def search(self, query: str, *, language: str | None = None, source_id: str | None = None,
-               since: date | None = None, until: date | None = None, limit: int = 20,
-               include_duplicates: bool = False) -> list[SearchHit]:
+    def search(
+        self,
+        query: str,
+        *,
+        language: str | None = None,
+        source_id: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        limit: int = 20,
+        include_duplicates: bool = False,
+    ) -> list[SearchHit]:
         """Latest versions containing every whitespace-separated term of `query` (any case), best first:
         more terms in the title, then more occurrences, then more recent (publication date, else first seen).
 
@@ -330,12 +395,16 @@ class Reader:
                 for term in terms:
                     if len(term) < 3:
                         pattern = _like_pattern(term)
-                        conditions.append(or_(s.title.like(pattern, escape="\\"), s.text.like(pattern, escape="\\")))
+                        conditions.append(
+                            or_(s.title.like(pattern, escape="\\"), s.text.like(pattern, escape="\\"))
+                        )
             else:
                 join_on = la.article_id == s.article_id
                 for term in terms:
                     pattern = _like_pattern(term)
-                    conditions.append(or_(s.title.ilike(pattern, escape="\\"), s.text.ilike(pattern, escape="\\")))
+                    conditions.append(
+                        or_(s.title.ilike(pattern, escape="\\"), s.text.ilike(pattern, escape="\\"))
+                    )
             day = _article_day(dialect)
             conditions.extend(_filters(language=language, source_id=source_id))
             if since is not None:
@@ -346,17 +415,45 @@ class Reader:
                 conditions.append(la.duplicate_of.is_(None))
             title_hits = sum((case((_contains(la.title, t, dialect), 1), else_=0) for t in terms), literal(0))
             occurrences = sum((_count(la.title, t) + _count(la.text, t) for t in terms), literal(0))
-            stmt = (select(la.article_id, la.source_id, la.url, la.title, la.text, la.language, la.published_at,
-                           la.first_seen_at, la.captured_at, la.version_no, la.removed_at, la.duplicate_of,
-                           la.cluster_id, title_hits.label("title_hits"), occurrences.label("occurrences"))
-                    .select_from(article_search.join(latest_articles, join_on))
-                    .where(*conditions)
-                    .order_by(literal_column("title_hits").desc(), literal_column("occurrences").desc(),
-                              day.desc(), la.first_seen_at.desc(), la.article_id.desc())
-                    .limit(limit))
-            return [SearchHit(**{**row, "title_hits": int(row["title_hits"] or 0),
-                                 "occurrences": int(row["occurrences"] or 0)})
-                    for row in conn.execute(stmt).mappings()]
+            stmt = (
+                select(
+                    la.article_id,
+                    la.source_id,
+                    la.url,
+                    la.title,
+                    la.text,
+                    la.language,
+                    la.published_at,
+                    la.first_seen_at,
+                    la.captured_at,
+                    la.version_no,
+                    la.removed_at,
+                    la.duplicate_of,
+                    la.cluster_id,
+                    title_hits.label("title_hits"),
+                    occurrences.label("occurrences"),
+                )
+                .select_from(article_search.join(latest_articles, join_on))
+                .where(*conditions)
+                .order_by(
+                    literal_column("title_hits").desc(),
+                    literal_column("occurrences").desc(),
+                    day.desc(),
+                    la.first_seen_at.desc(),
+                    la.article_id.desc(),
+                )
+                .limit(limit)
+            )
+            return [
+                SearchHit(
+                    **{
+                        **row,
+                        "title_hits": int(row["title_hits"] or 0),
+                        "occurrences": int(row["occurrences"] or 0),
+                    }
+                )
+                for row in conn.execute(stmt).mappings()
+            ]
 
     # -- one article -------------------------------------------------------------------------------
 
@@ -388,7 +485,9 @@ class Reader:
         h = article_history.c
         cols = [h[name] for name in VersionInfo.__dataclass_fields__]
         with self._connect() as conn:
-            rows = conn.execute(select(*cols).where(h.article_id == article_id).order_by(h.version_no)).mappings()
+            rows = conn.execute(
+                select(*cols).where(h.article_id == article_id).order_by(h.version_no)
+            ).mappings()
             return [VersionInfo(**row) for row in rows]
 
     def related(self, article_id: int) -> Related:
@@ -396,26 +495,46 @@ class Reader:
         fields = (la.article_id, la.url, la.title, la.source_id, la.first_seen_at)
         order = (la.first_seen_at, la.article_id)
         with self._connect() as conn:
-            me = conn.execute(select(la.duplicate_of, la.cluster_id).where(la.article_id == article_id)).first()
+            me = conn.execute(
+                select(la.duplicate_of, la.cluster_id).where(la.article_id == article_id)
+            ).first()
             if me is None:
                 return Related(None, [], None, [])
             original = None
             if me.duplicate_of is not None:
-                found = conn.execute(select(*fields).where(la.article_id == me.duplicate_of)).mappings().first()
+                found = (
+                    conn.execute(select(*fields).where(la.article_id == me.duplicate_of)).mappings().first()
+                )
                 original = RelatedArticle(**found) if found else None
-            dups = [RelatedArticle(**r) for r in conn.execute(
-                select(*fields).where(la.duplicate_of == article_id).order_by(*order)).mappings()]
+            dups = [
+                RelatedArticle(**r)
+                for r in conn.execute(
+                    select(*fields).where(la.duplicate_of == article_id).order_by(*order)
+                ).mappings()
+            ]
             cluster: list[RelatedArticle] = []
             if me.cluster_id is not None:
-                cluster = [RelatedArticle(**r) for r in conn.execute(
-                    select(*fields).where(la.cluster_id == me.cluster_id, la.article_id != article_id)
-                    .order_by(*order)).mappings()]
+                cluster = [
+                    RelatedArticle(**r)
+                    for r in conn.execute(
+                        select(*fields)
+                        .where(la.cluster_id == me.cluster_id, la.article_id != article_id)
+                        .order_by(*order)
+                    ).mappings()
+                ]
             return Related(original, dups, me.cluster_id, cluster)
 
     # -- change feed -------------------------------------------------------------------------------
 
-    def changes(self, *, after: int | None = None, since: datetime | None = None, limit: int = 100,
-                settle_seconds: float = DEFAULT_SETTLE_SECONDS, now: datetime | None = None) -> ChangePage:
+    def changes(
+        self,
+        *,
+        after: int | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        settle_seconds: float = DEFAULT_SETTLE_SECONDS,
+        now: datetime | None = None,
+    ) -> ChangePage:
         """Events stored after store-log position `after` (see `parse_cursor`), oldest first.
 
         Without `after`, the feed starts at the beginning, keeping only events whose fetch happened at
@@ -430,40 +549,78 @@ class Reader:
             bound = [o.id > start] + ([o.id < horizon] if horizon is not None else [])
             prev = store_outcomes.alias("prev")
             # A 404 is a removal only when the article's previous state in the store log was a version.
-            previous_state = (select(case((prev.c.version_id.is_not(None), 1), else_=0))
-                              .where(prev.c.article_id == o.article_id, prev.c.id < o.id,
-                                     or_(prev.c.version_id.is_not(None), prev.c.outcome == "removed"))
-                              .order_by(prev.c.id.desc()).limit(1).scalar_subquery())
-            is_event = or_(and_(o.version_id.is_not(None), o.outcome.in_(_VERSION_OUTCOMES)),
-                           and_(o.outcome == "removed", previous_state == 1))
+            previous_state = (
+                select(case((prev.c.version_id.is_not(None), 1), else_=0))
+                .where(
+                    prev.c.article_id == o.article_id,
+                    prev.c.id < o.id,
+                    or_(prev.c.version_id.is_not(None), prev.c.outcome == "removed"),
+                )
+                .order_by(prev.c.id.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+            is_event = or_(
+                and_(o.version_id.is_not(None), o.outcome.in_(_VERSION_OUTCOMES)),
+                and_(o.outcome == "removed", previous_state == 1),
+            )
             conditions = [*bound, o.article_id.is_not(None), is_event]
             if since is not None and after is None:
                 conditions.append(c.fetched_at >= since)
-            stmt = (select(o.id, o.outcome, o.created_at, c.fetched_at, o.article_id, a.source_id,
-                           a.canonical_url, a.duplicate_of, v.version_no, v.title, v.chars_added,
-                           v.chars_removed, la.title.label("latest_title"))
-                    .select_from(store_outcomes
-                                 .join(captures, c.id == o.capture_id)
-                                 .join(articles, a.id == o.article_id)
-                                 .outerjoin(article_versions, v.id == o.version_id)
-                                 .outerjoin(latest_articles, la.article_id == o.article_id))
-                    .where(*conditions).order_by(o.id).limit(limit + 1))
+            stmt = (
+                select(
+                    o.id,
+                    o.outcome,
+                    o.created_at,
+                    c.fetched_at,
+                    o.article_id,
+                    a.source_id,
+                    a.canonical_url,
+                    a.duplicate_of,
+                    v.version_no,
+                    v.title,
+                    v.chars_added,
+                    v.chars_removed,
+                    la.title.label("latest_title"),
+                )
+                .select_from(
+                    store_outcomes.join(captures, c.id == o.capture_id)
+                    .join(articles, a.id == o.article_id)
+                    .outerjoin(article_versions, v.id == o.version_id)
+                    .outerjoin(latest_articles, la.article_id == o.article_id)
+                )
+                .where(*conditions)
+                .order_by(o.id)
+                .limit(limit + 1)
+            )
             rows = conn.execute(stmt).all()
             more = len(rows) > limit
             rows = rows[:limit]
-            events = [ChangeEvent(
-                cursor=format_cursor(r.created_at, r.id),
-                event="new" if r.outcome == "duplicate" else r.outcome,
-                at=r.fetched_at, stored_at=r.created_at, article_id=r.article_id, source_id=r.source_id,
-                url=r.canonical_url, version_no=r.version_no, title=r.title if r.title is not None else
-                (r.latest_title or ""), chars_added=r.chars_added, chars_removed=r.chars_removed,
-                duplicate_of=r.duplicate_of if r.outcome == "duplicate" else None) for r in rows]
+            events = [
+                ChangeEvent(
+                    cursor=format_cursor(r.created_at, r.id),
+                    event="new" if r.outcome == "duplicate" else r.outcome,
+                    at=r.fetched_at,
+                    stored_at=r.created_at,
+                    article_id=r.article_id,
+                    source_id=r.source_id,
+                    url=r.canonical_url,
+                    version_no=r.version_no,
+                    title=r.title if r.title is not None else (r.latest_title or ""),
+                    chars_added=r.chars_added,
+                    chars_removed=r.chars_removed,
+                    duplicate_of=r.duplicate_of if r.outcome == "duplicate" else None,
+                )
+                for r in rows
+            ]
             if more:
                 next_cursor: str | None = events[-1].cursor
             else:
                 # Nothing more to report up to the horizon: move past the rows that were not events, so
                 # the next poll does not look at them again.
-                last = conn.execute(select(o.id, o.created_at).where(*bound).order_by(o.id.desc()).limit(1)).first()
+                last = conn.execute(
+                    select(o.id, o.created_at).where(*bound).order_by(o.id.desc()).limit(1)
+                ).first()
                 if last is not None:
                     next_cursor = format_cursor(last.created_at, last.id)
                 elif after is not None:
@@ -473,7 +630,9 @@ class Reader:
             return ChangePage(events, next_cursor, more)
 
     @staticmethod
-    def _settled_horizon(conn: Connection, start: int, settle_seconds: float, now: datetime | None) -> int | None:
+    def _settled_horizon(
+        conn: Connection, start: int, settle_seconds: float, now: datetime | None
+    ) -> int | None:
         """The first store-log id after `start` that may still have a lower id committing behind it."""
         if conn.dialect.name != "postgresql" or settle_seconds <= 0:
             return None
@@ -484,41 +643,95 @@ class Reader:
 
     # -- export ------------------------------------------------------------------------------------
 
-    def _export_query(self, *, all_versions: bool, since: datetime | None, source_id: str | None,
-                      language: str | None) -> Select[Any]:
+    def _export_query(
+        self, *, all_versions: bool, since: datetime | None, source_id: str | None, language: str | None
+    ) -> Select[Any]:
         if all_versions:
             h = article_history.c
             a = articles.c
-            cols = [h.article_id, h.source_id, h.url, h.version_no, h.reason, h.title, h.text, h.language,
-                    h.published_at, h.captured_at, h.chars_added, h.chars_removed, h.text_hash,
-                    h.extractor_version, a.removed_at, a.duplicate_of, a.cluster_id]
+            cols = [
+                h.article_id,
+                h.source_id,
+                h.url,
+                h.version_no,
+                h.reason,
+                h.title,
+                h.text,
+                h.language,
+                h.published_at,
+                h.captured_at,
+                h.chars_added,
+                h.chars_removed,
+                h.text_hash,
+                h.extractor_version,
+                a.removed_at,
+                a.duplicate_of,
+                a.cluster_id,
+            ]
             conditions = _filters(language=language, source_id=source_id, view=article_history)
             if since is not None:
                 conditions.append(h.captured_at >= since)
-            return (select(*cols).select_from(article_history.join(articles, a.id == h.article_id))
-                    .where(*conditions).order_by(h.article_id, h.version_no))
+            return (
+                select(*cols)
+                .select_from(article_history.join(articles, a.id == h.article_id))
+                .where(*conditions)
+                .order_by(h.article_id, h.version_no)
+            )
         la = latest_articles.c
-        cols = [la.article_id, la.source_id, la.url, la.title, la.text, la.language, la.published_at,
-                la.version_no, la.first_seen_at, la.last_seen_at, la.removed_at, la.duplicate_of, la.cluster_id,
-                la.captured_at, la.authors, la.site_name, la.text_hash]
+        cols = [
+            la.article_id,
+            la.source_id,
+            la.url,
+            la.title,
+            la.text,
+            la.language,
+            la.published_at,
+            la.version_no,
+            la.first_seen_at,
+            la.last_seen_at,
+            la.removed_at,
+            la.duplicate_of,
+            la.cluster_id,
+            la.captured_at,
+            la.authors,
+            la.site_name,
+            la.text_hash,
+        ]
         conditions = _filters(language=language, source_id=source_id)
         if since is not None:
             conditions.append(la.captured_at >= since)
         return select(*cols).where(*conditions).order_by(la.article_id)
 
-    def export_count(self, *, all_versions: bool = False, since: datetime | None = None,
-                     source_id: str | None = None, language: str | None = None) -> int:
-        inner = self._export_query(all_versions=all_versions, since=since, source_id=source_id,
-                                   language=language).order_by(None).subquery()
+    def export_count(
+        self,
+        *,
+        all_versions: bool = False,
+        since: datetime | None = None,
+        source_id: str | None = None,
+        language: str | None = None,
+    ) -> int:
+        inner = (
+            self._export_query(all_versions=all_versions, since=since, source_id=source_id, language=language)
+            .order_by(None)
+            .subquery()
+        )
         with self._connect() as conn:
             return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
 
-    def export_rows(self, *, all_versions: bool = False, since: datetime | None = None,
-                    source_id: str | None = None, language: str | None = None,
-                    chunk: int = EXPORT_CHUNK) -> Iterator[dict[str, Any]]:
+    def export_rows(
+        self,
+        *,
+        all_versions: bool = False,
+        since: datetime | None = None,
+        source_id: str | None = None,
+        language: str | None = None,
+        chunk: int = EXPORT_CHUNK,
+    ) -> Iterator[dict[str, Any]]:
         """Latest versions (or every version), one dict per row, streamed: a server-side cursor on
         PostgreSQL, `chunk` rows in memory at a time. `since` bounds the fetch time of the version."""
-        stmt = self._export_query(all_versions=all_versions, since=since, source_id=source_id, language=language)
+        stmt = self._export_query(
+            all_versions=all_versions, since=since, source_id=source_id, language=language
+        )
         with self._connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=chunk).execute(stmt)
             for row in result.mappings():
@@ -535,45 +748,80 @@ class Reader:
         The last successful run of a source is read from the run reports, newest first, looking at no
         more than `max_runs` of them.
         """
-        a, la, v, e, r, src = articles.c, latest_articles.c, article_versions.c, fetch_errors.c, runs.c, sources.c
+        a, la, v, e, r, src = (
+            articles.c,
+            latest_articles.c,
+            article_versions.c,
+            fetch_errors.c,
+            runs.c,
+            sources.c,
+        )
         with self._connect() as conn:
             by_source: dict[str, SourceStats] = {
-                row.id: SourceStats(row.id, row.name) for row in conn.execute(select(src.id, src.name).order_by(src.id))}
+                row.id: SourceStats(row.id, row.name)
+                for row in conn.execute(select(src.id, src.name).order_by(src.id))
+            }
 
             def get(source_id: str) -> SourceStats:
                 return by_source.setdefault(source_id, SourceStats(source_id, source_id))
 
-            for row in conn.execute(select(a.source_id, func.count(), func.count(a.removed_at),
-                                           func.count(a.duplicate_of), func.max(a.last_seen_at))
-                                    .group_by(a.source_id)):
+            for row in conn.execute(
+                select(
+                    a.source_id,
+                    func.count(),
+                    func.count(a.removed_at),
+                    func.count(a.duplicate_of),
+                    func.max(a.last_seen_at),
+                ).group_by(a.source_id)
+            ):
                 st = get(row[0])
-                st.articles, st.removed, st.duplicates, st.last_seen_at = int(row[1]), int(row[2]), int(row[3]), row[4]
-            for source_id, n in conn.execute(select(a.source_id, func.count())
-                                             .select_from(article_versions.join(articles, a.id == v.article_id))
-                                             .group_by(a.source_id)):
+                st.articles, st.removed, st.duplicates, st.last_seen_at = (
+                    int(row[1]),
+                    int(row[2]),
+                    int(row[3]),
+                    row[4],
+                )
+            for source_id, n in conn.execute(
+                select(a.source_id, func.count())
+                .select_from(article_versions.join(articles, a.id == v.article_id))
+                .group_by(a.source_id)
+            ):
                 get(source_id).versions = int(n)
             languages: dict[str, int] = {}
-            for source_id, lang, n in conn.execute(select(la.source_id, la.language, func.count())
-                                                   .group_by(la.source_id, la.language)
-                                                   .order_by(la.source_id, func.count().desc(), la.language)):
+            for source_id, lang, n in conn.execute(
+                select(la.source_id, la.language, func.count())
+                .group_by(la.source_id, la.language)
+                .order_by(la.source_id, func.count().desc(), la.language)
+            ):
                 get(source_id).languages[lang] = int(n)
                 languages[lang] = languages.get(lang, 0) + int(n)
-            for source_id, reason, n, last in conn.execute(select(e.source_id, e.reason, func.count(), func.max(e.at))
-                                                           .group_by(e.source_id, e.reason)):
+            for source_id, reason, n, last in conn.execute(
+                select(e.source_id, e.reason, func.count(), func.max(e.at)).group_by(e.source_id, e.reason)
+            ):
                 st = get(source_id)
                 st.errors += int(n)
                 st.errors_by_reason[reason] = int(n)
                 if last is not None and (st.last_error_at is None or last > st.last_error_at):
                     st.last_error_at = last
             n_runs = int(conn.execute(select(func.count()).select_from(runs)).scalar_one())
-            last_run = conn.execute(select(r.run_id, r.status, r.started_at)
-                                    .order_by(r.started_at.desc(), r.run_id.desc()).limit(1)).first()
-            last_ok = conn.execute(select(r.run_id, r.finished_at).where(r.status == "completed")
-                                   .order_by(r.started_at.desc(), r.run_id.desc()).limit(1)).first()
+            last_run = conn.execute(
+                select(r.run_id, r.status, r.started_at)
+                .order_by(r.started_at.desc(), r.run_id.desc())
+                .limit(1)
+            ).first()
+            last_ok = conn.execute(
+                select(r.run_id, r.finished_at)
+                .where(r.status == "completed")
+                .order_by(r.started_at.desc(), r.run_id.desc())
+                .limit(1)
+            ).first()
             pending = set(by_source)
             result = conn.execution_options(yield_per=100).execute(
-                select(r.run_id, r.finished_at, r.started_at, r.report).where(r.status == "completed")
-                .order_by(r.started_at.desc(), r.run_id.desc()).limit(max_runs))
+                select(r.run_id, r.finished_at, r.started_at, r.report)
+                .where(r.status == "completed")
+                .order_by(r.started_at.desc(), r.run_id.desc())
+                .limit(max_runs)
+            )
             for run_id, finished_at, started_at, report in result:
                 if not pending:
                     break
@@ -587,12 +835,17 @@ class Reader:
             result.close()
         stats = sorted(by_source.values(), key=lambda s: s.source_id)
         return ArchiveStats(
-            sources=stats, articles=sum(s.articles for s in stats), versions=sum(s.versions for s in stats),
-            languages=dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))), runs=n_runs,
-            last_run_id=last_run.run_id if last_run else None, last_run_status=last_run.status if last_run else None,
+            sources=stats,
+            articles=sum(s.articles for s in stats),
+            versions=sum(s.versions for s in stats),
+            languages=dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
+            runs=n_runs,
+            last_run_id=last_run.run_id if last_run else None,
+            last_run_status=last_run.status if last_run else None,
             last_run_started_at=last_run.started_at if last_run else None,
             last_success_run_id=last_ok.run_id if last_ok else None,
-            last_success_at=last_ok.finished_at if last_ok else None)
+            last_success_at=last_ok.finished_at if last_ok else None,
+        )
 
 
 # -- helpers -------------------------------------------------------------------------------------------
@@ -617,8 +870,10 @@ def _article_day(dialect: str) -> Any:
     la = latest_articles.c
     if dialect == "sqlite":
         # Both stored as text starting with YYYY-MM-DD, which compares correctly as text.
-        return func.coalesce(literal_column("latest_articles.published_at", Text),
-                             func.substr(literal_column("latest_articles.first_seen_at", Text), 1, 10))
+        return func.coalesce(
+            literal_column("latest_articles.published_at", Text),
+            func.substr(literal_column("latest_articles.first_seen_at", Text), 1, 10),
+        )
     return func.coalesce(la.published_at, func.date(func.timezone("UTC", la.first_seen_at)))
 
 
@@ -628,8 +883,9 @@ def _day_param(day: date, dialect: str) -> Any:
 
 def _contains(expr: Any, term: str, dialect: str) -> Any:
     needle = literal(term.lower(), Text)
-    return (func.instr(func.lower(expr), needle) if dialect == "sqlite"
-            else func.strpos(func.lower(expr), needle)) > 0
+    return (
+        func.instr(func.lower(expr), needle) if dialect == "sqlite" else func.strpos(func.lower(expr), needle)
+    ) > 0
 
 
 def _count(expr: Any, term: str) -> Any:

@@ -15,10 +15,31 @@ _LATIN_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\bwith\b)\s*", re
 # Not 和/及/与: they occur inside given names (李和平).
 _CJK_SPLIT = re.compile(r"[\s、，,;；/|丨]+")
 _TRAILING_JUNK = re.compile(r"[\s,;:：|·•]+$|^[\s,;:：|·•]+")
-_PARTICLES = frozenset({
-    "de", "del", "della", "der", "den", "van", "von", "da", "di", "du", "le", "la", "bin", "ibn", "al", "el",
-    "y", "zu", "ter", "dos", "das",
-})
+_PARTICLES = frozenset(
+    {
+        "de",
+        "del",
+        "della",
+        "der",
+        "den",
+        "van",
+        "von",
+        "da",
+        "di",
+        "du",
+        "le",
+        "la",
+        "bin",
+        "ibn",
+        "al",
+        "el",
+        "y",
+        "zu",
+        "ter",
+        "dos",
+        "das",
+    }
+)
 _LATIN_TOKEN = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'’.\-]*|[A-Z]\.")
 _CJK_NAME = re.compile(r"[\u4e00-\u9fff·•]{2,6}")
 _SUFFIXES = re.compile(r",?\s+(?:Jr\.?|Sr\.?|PhD|Ph\.D\.|MD|II|III)$")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from crawlers.extract.bylines import parse_field_names, parse_names
 from crawlers.extract.dates import DATE_PATTERN, find_date
@@ -23,8 +24,10 @@ _HEADLINE_MAX = 160
 _TEASER_HEADLINE_MAX = 120
 _TRUNCATED = re.compile(r"(?:\.{3}|…|……)\s*$")
 _SENTENCE_END = re.compile(r"[.。!！?？:：;；)）\"”']\s*$")
-_ATTACHMENT = re.compile(r"(?:\.(?:pdf|docx?|xlsx?|pptx?|zip|rar|wps|ofd|txt|csv)\b|^\s*附件|^\s*Annex|^\s*Attachment)",
-                         re.IGNORECASE)
+_ATTACHMENT = re.compile(
+    r"(?:\.(?:pdf|docx?|xlsx?|pptx?|zip|rar|wps|ofd|txt|csv)\b|^\s*附件|^\s*Annex|^\s*Attachment)",
+    re.IGNORECASE,
+)
 _WS = re.compile(r"\s+")
 _BULLET = re.compile(r"^(?:[-•*·▪►]\s+)+")
 # Phone / e-mail lines that continue a media-contact line (rules with `continues: true`).
@@ -35,11 +38,16 @@ _CONTACT_DETAIL = re.compile(
     re.IGNORECASE,
 )
 _CONTACT_MAX = 120
-HEADER_RULE = LineRule(kind="drop_line", name="header_block", pattern=re.compile(r"(?!)"), origin="cleaning.py")
+HEADER_RULE = LineRule(
+    kind="drop_line", name="header_block", pattern=re.compile(r"(?!)"), origin="cleaning.py"
+)
 """Pseudo-rule for the title, kickers and dates around it at the top of the text."""
-INLINE_TEASER_RULE = LineRule(kind="drop_line", name="inline_teaser_link", pattern=re.compile(r"(?!)"),
-                              origin="cleaning.py")
-CONTACT_RULE = LineRule(kind="drop_line", name="contact_detail", pattern=re.compile(r"(?!)"), origin="cleaning.py")
+INLINE_TEASER_RULE = LineRule(
+    kind="drop_line", name="inline_teaser_link", pattern=re.compile(r"(?!)"), origin="cleaning.py"
+)
+CONTACT_RULE = LineRule(
+    kind="drop_line", name="contact_detail", pattern=re.compile(r"(?!)"), origin="cleaning.py"
+)
 
 
 def normalize_line(text: str) -> str:
@@ -71,6 +79,8 @@ class _Line:
 
 
 def _furniture(line: str, rules: RuleSet) -> tuple[LineRule, re.Match[str]] | None:
+    if rules.max_drop_len is not None and len(line) > rules.max_drop_len + 4:
+        return None  # body paragraphs: longer than anything a furniture rule considers
     line = _BULLET.sub("", line)
     if rules.prefilter is None or not rules.prefilter.fullmatch(line):
         return None
@@ -92,13 +102,16 @@ def _in_tail(rule: LineRule, lines: list[_Line], index: int, total: int) -> bool
         return False  # never cut the whole text
     if rule.tail is None or lines[index].offset >= (1.0 - rule.tail) * total:
         return True
-    rest = [ln for ln in lines[index + 1:] if ln.furniture is None]
-    return all(len(ln.text) <= _HEADLINE_MAX and not _SENTENCE_END.search(ln.text) or _TRUNCATED.search(ln.text)
-               for ln in rest)
+    rest = [ln for ln in lines[index + 1 :] if ln.furniture is None]
+    return all(
+        len(ln.text) <= _HEADLINE_MAX and not _SENTENCE_END.search(ln.text) or _TRUNCATED.search(ln.text)
+        for ln in rest
+    )
 
 
-def _first_cut(lines: list[_Line], rules: tuple[LineRule, ...], total: int,
-               prefilter: re.Pattern[str] | None) -> tuple[int, LineRule] | None:
+def _first_cut(
+    lines: list[_Line], rules: tuple[LineRule, ...], total: int, prefilter: re.Pattern[str] | None
+) -> tuple[int, LineRule] | None:
     for i, ln in enumerate(lines):
         if ln.furniture is not None or (prefilter is not None and not prefilter.fullmatch(ln.text)):
             continue
@@ -108,7 +121,9 @@ def _first_cut(lines: list[_Line], rules: tuple[LineRule, ...], total: int,
     return None
 
 
-_LINK_SUFFIX = re.compile(r"\s*(?:[(（\[][^()（）\[\]]{1,30}[)）\]]|[|–—-]\s*" + DATE_PATTERN + r")\s*$", re.IGNORECASE)
+_LINK_SUFFIX = re.compile(
+    r"\s*(?:[(（\[][^()（）\[\]]{1,30}[)）\]]|[|–—-]\s*" + DATE_PATTERN + r")\s*$", re.IGNORECASE
+)
 _LINK_REST_MAX = 30
 
 
@@ -122,11 +137,18 @@ def _is_link_line(text: str, link_texts: frozenset[str]) -> bool:
     return False
 
 
+@lru_cache(maxsize=64)
+def _link_suffixes(link_texts: frozenset[str]) -> tuple[str, ...]:
+    return tuple(link_texts)
+
+
 def _inline_teaser(text: str, rules: RuleSet, link_texts: frozenset[str]) -> bool:
     """A "Read more / À lire aussi" label followed by a link on one line, anywhere in the text."""
     if not link_texts or len(text) > 2 * _TEASER_HEADLINE_MAX:
         return False
     norm = normalize_line(_BULLET.sub("", text))
+    if not norm.endswith(_link_suffixes(link_texts)):
+        return False
     for link in link_texts:
         if len(norm) > len(link) and norm.endswith(link):
             prefix = norm[: len(norm) - len(link)].strip()
@@ -145,7 +167,6 @@ def _teaser_block_start(lines: list[_Line], link_texts: frozenset[str]) -> int |
         if ln.furniture is not None:
             continue
         text = ln.text
-        norm = normalize_line(text)
         if _ATTACHMENT.search(text):
             break
         if _TRUNCATED.search(text) and len(text) >= 10:
@@ -177,14 +198,22 @@ def _mark_header_block(lines: list[_Line], titles: list[str], neighbours: frozen
             continue
         if norm in wanted:
             ln.furniture = HEADER_RULE
-        elif norm in neighbours and len(ln.text) <= _TEASER_HEADLINE_MAX and not _SENTENCE_END.search(ln.text):
+        elif (
+            norm in neighbours and len(ln.text) <= _TEASER_HEADLINE_MAX and not _SENTENCE_END.search(ln.text)
+        ):
             ln.furniture = HEADER_RULE
         else:
             break
 
 
-def clean_text(text: str, rules: RuleSet, *, titles: list[str] | None = None,
-               link_texts: frozenset[str] = frozenset(), header_texts: frozenset[str] = frozenset()) -> Cleaned:
+def clean_text(
+    text: str,
+    rules: RuleSet,
+    *,
+    titles: list[str] | None = None,
+    link_texts: frozenset[str] = frozenset(),
+    header_texts: frozenset[str] = frozenset(),
+) -> Cleaned:
     """Apply the cleaning rules to extracted text (one paragraph per line)."""
     lines: list[_Line] = []
     offset = 0
@@ -204,7 +233,11 @@ def clean_text(text: str, rules: RuleSet, *, titles: list[str] | None = None,
         if hit is not None:
             ln.furniture, ln.match = hit
             continuing = hit[0].continues
-        elif continuing and len(ln.text) <= _CONTACT_MAX and _CONTACT_DETAIL.fullmatch(_BULLET.sub("", ln.text)):
+        elif (
+            continuing
+            and len(ln.text) <= _CONTACT_MAX
+            and _CONTACT_DETAIL.fullmatch(_BULLET.sub("", ln.text))
+        ):
             ln.furniture = CONTACT_RULE
         else:
             continuing = False

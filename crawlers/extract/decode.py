@@ -19,15 +19,37 @@ logger = logging.getLogger(__name__)
 # Declared names that mean a superset in practice (WHATWG Encoding Standard): a page labelled gb2312
 # routinely contains GBK-only characters, big5 pages use HKSCS additions, latin-1 pages use cp1252 quotes.
 _ALIASES = {
-    "gb2312": "gb18030", "gbk": "gb18030", "cp936": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030",
-    "euc-cn": "gb18030", "euc_cn": "gb18030", "gb18030": "gb18030",
-    "big5": "big5hkscs", "big5-hkscs": "big5hkscs", "cp950": "big5hkscs", "x-x-big5": "big5hkscs",
-    "latin-1": "cp1252", "latin1": "cp1252", "iso-8859-1": "cp1252", "iso8859-1": "cp1252", "l1": "cp1252",
-    "us-ascii": "cp1252", "ascii": "cp1252", "windows-1252": "cp1252", "iso_8859-1": "cp1252",
-    "x-sjis": "shift_jis", "sjis": "shift_jis", "shift-jis": "shift_jis", "windows-31j": "cp932",
-    "ks_c_5601-1987": "euc_kr", "x-euc-kr": "euc_kr",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "cp936": "gb18030",
+    "x-gbk": "gb18030",
+    "gb_2312-80": "gb18030",
+    "euc-cn": "gb18030",
+    "euc_cn": "gb18030",
+    "gb18030": "gb18030",
+    "big5": "big5hkscs",
+    "big5-hkscs": "big5hkscs",
+    "cp950": "big5hkscs",
+    "x-x-big5": "big5hkscs",
+    "latin-1": "cp1252",
+    "latin1": "cp1252",
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "l1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "windows-1252": "cp1252",
+    "iso_8859-1": "cp1252",
+    "x-sjis": "shift_jis",
+    "sjis": "shift_jis",
+    "shift-jis": "shift_jis",
+    "windows-31j": "cp932",
+    "ks_c_5601-1987": "euc_kr",
+    "x-euc-kr": "euc_kr",
     # A meta tag cannot really declare UTF-16 (the parser already read it as ASCII): WHATWG says utf-8.
-    "utf-16": "utf-8", "utf-16le": "utf-8", "utf-16be": "utf-8",
+    "utf-16": "utf-8",
+    "utf-16le": "utf-8",
+    "utf-16be": "utf-8",
 }
 _WESTERN_SINGLE_BYTE = frozenset({"cp1252", "iso8859-15", "iso8859-2", "cp1250"})
 
@@ -219,12 +241,12 @@ def decode_html(body: bytes, headers: dict[str, str] | None = None) -> Decoded:
     bom = bom_encoding(body)
     declared = normalize_encoding(header_charset(headers))
     if declared:
-        payload = body[bom[1]:] if bom and bom[0].startswith("utf-8") and declared == "utf-8" else body
+        payload = body[bom[1] :] if bom and bom[0].startswith("utf-8") and declared == "utf-8" else body
         text = _acceptable(payload, declared)
         if text is not None:
             return Decoded(text.lstrip("\ufeff"), declared, "header")
     if bom:
-        text = _strict(body[bom[1]:], bom[0])
+        text = _strict(body[bom[1] :], bom[0])
         if text is not None:
             return Decoded(text, bom[0], "bom")
     declared = normalize_encoding(meta_charset(body))

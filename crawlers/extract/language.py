@@ -41,8 +41,12 @@ _WORD = re.compile(r"[^\W\d_]+")
 # labelled without langdetect, which costs 4-13 ms per page against ~0.2 ms here; anything less clear
 # goes to langdetect.
 _STOPWORDS: dict[str, frozenset[str]] = {
-    "en": frozenset("the and of to that for with was are this from have has which will been were their its".split()),
-    "de": frozenset("der die und das ist nicht mit für auf den dem ein eine sich auch wird werden im zum zur".split()),
+    "en": frozenset(
+        "the and of to that for with was are this from have has which will been were their its".split()
+    ),
+    "de": frozenset(
+        "der die und das ist nicht mit für auf den dem ein eine sich auch wird werden im zum zur".split()
+    ),
     "fr": frozenset("le les et est une dans pour qui du au aux sur pas avec sont ont été cette".split()),
     "nl": frozenset("het een van niet voor met zijn wordt ook dat aan bij naar deze worden".split()),
     "es": frozenset("el los las y por para está son como pero sus este esta".split()),
@@ -52,7 +56,7 @@ _STOPWORDS: dict[str, frozenset[str]] = {
 _STOPWORD_LANG = {w: code for code, words in _STOPWORDS.items() for w in words}
 _STOPWORD_MIN_HITS = 12
 _STOPWORD_MARGIN = 4.0
-_STOPWORD_SAMPLE = 3000
+_STOPWORD_SAMPLE = 1500
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class LanguageResult:
 
 
 def normalize_code(tag: str | None) -> str | None:
-    """"zh-CN", "zh_Hant", "en-GB" -> "zh", "zh", "en"; None for empty or odd tags."""
+    """ "zh-CN", "zh_Hant", "en-GB" -> "zh", "zh", "en"; None for empty or odd tags."""
     if not tag:
         return None
     primary = re.split(r"[-_]", tag.strip().lower(), maxsplit=1)[0]
@@ -100,10 +104,11 @@ def _langdetect(text: str) -> list[tuple[str, float]]:
         return []
 
 
-def detect_language(text: str, *, html_lang: str | None = None,
-                    default_language: str | None = None) -> LanguageResult:
+def detect_language(
+    text: str, *, html_lang: str | None = None, default_language: str | None = None
+) -> LanguageResult:
     """The language of `text`, with a confidence in [0, 1]. Never raises."""
-    sample = _URL.sub(" ", (text or "")[: PREFIX_CHARS * 4])[: _STOPWORD_SAMPLE]
+    sample = _URL.sub(" ", (text or "")[: PREFIX_CHARS * 4])[:_STOPWORD_SAMPLE]
     letters = _letters(sample)
     if letters < MIN_LETTERS:
         return LanguageResult(UND, 0.0)

@@ -25,29 +25,95 @@ logger = logging.getLogger(__name__)
 
 _MAX_JSONLD_CHARS = 1_000_000
 _MAX_LINKS = 2000
-_ARTICLE_TYPES = frozenset({
-    "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting", "report",
-    "scholarlyarticle", "techarticle", "pressrelease", "governmentarticle", "liveblogposting", "webpage",
-    "opinionnewsarticle", "backgroundnewsarticle",
-})
+_ARTICLE_TYPES = frozenset(
+    {
+        "article",
+        "newsarticle",
+        "reportagenewsarticle",
+        "analysisnewsarticle",
+        "blogposting",
+        "report",
+        "scholarlyarticle",
+        "techarticle",
+        "pressrelease",
+        "governmentarticle",
+        "liveblogposting",
+        "webpage",
+        "opinionnewsarticle",
+        "backgroundnewsarticle",
+    }
+)
 _PUBLISHED_META = (
-    "article:published_time", "og:published_time", "og:article:published_time", "datepublished",
-    "pubdate", "publishdate", "publish-date", "publish_date", "publication_date", "firstpublishedtime",
-    "originalpublicationdate", "dc.date.issued", "dcterms.issued", "dc.date", "dcterms.date", "date",
-    "citation_publication_date", "citation_date", "sailthru.date", "parsely-pub-date", "article.published",
-    "weibo:article:create_at", "releasedate", "created", "dc.date.created", "dcterms.created",
+    "article:published_time",
+    "og:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "pubdate",
+    "publishdate",
+    "publish-date",
+    "publish_date",
+    "publication_date",
+    "firstpublishedtime",
+    "originalpublicationdate",
+    "dc.date.issued",
+    "dcterms.issued",
+    "dc.date",
+    "dcterms.date",
+    "date",
+    "citation_publication_date",
+    "citation_date",
+    "sailthru.date",
+    "parsely-pub-date",
+    "article.published",
+    "weibo:article:create_at",
+    "releasedate",
+    "created",
+    "dc.date.created",
+    "dcterms.created",
 )
 _UPDATED_META = (
-    "article:modified_time", "og:updated_time", "datemodified", "lastmod", "last-modified", "dcterms.modified",
-    "dc.date.modified", "article.updated", "updated", "lastpublishedtime", "modified",
+    "article:modified_time",
+    "og:updated_time",
+    "datemodified",
+    "lastmod",
+    "last-modified",
+    "dcterms.modified",
+    "dc.date.modified",
+    "article.updated",
+    "updated",
+    "lastpublishedtime",
+    "modified",
 )
-_AUTHOR_META = ("author", "article:author", "dc.creator", "dcterms.creator", "citation_author", "parsely-author",
-                "sailthru.author", "byl")
+_AUTHOR_META = (
+    "author",
+    "article:author",
+    "dc.creator",
+    "dcterms.creator",
+    "citation_author",
+    "parsely-author",
+    "sailthru.author",
+    "byl",
+)
 # Names a site states as its own, in order: og:site_name, then (after JSON-LD publisher.name) these.
 # Visible logo text and <title> suffixes are not used: they are layout, not metadata.
 _SITE_META_FALLBACK = ("application-name", "sitename")
 _HEADER_MAX = 160
-_HEADER_BLOCKS = ("p", "div", "span", "li", "time", "h2", "h3", "h4", "h5", "h6", "em", "strong", "small", "a")
+_HEADER_BLOCKS = (
+    "p",
+    "div",
+    "span",
+    "li",
+    "time",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "em",
+    "strong",
+    "small",
+    "a",
+)
 _BYLINE_PREFIX = re.compile(r"^\s*(?:by|von|par)\s+", re.IGNORECASE)
 
 
@@ -68,6 +134,8 @@ class PageMetadata:
     html_lang: str | None = None
     link_texts: frozenset[str] = frozenset()
     """Normalised texts of links to the page's own site (teaser headlines look like these)."""
+    byline_texts: list[str] = field(default_factory=list)
+    """Texts of elements marked as bylines/authors (class, rel, itemprop), in page order."""
     header_texts: frozenset[str] = frozenset()
     """Normalised short texts next to the headline in the HTML (kicker, label, date, deck)."""
 
@@ -208,13 +276,30 @@ def _header_texts(h1: HtmlElement | None) -> frozenset[str]:
                 neighbours.append(nxt)
                 nxt = nxt.getnext()
         for el in neighbours:
-            if not isinstance(el.tag, str):
-                continue
+            if not isinstance(el.tag, str) or len(el.text_content()) > 4 * _HEADER_MAX:
+                continue  # the article body container, not header furniture
             for node in (el, *el.iterdescendants(*_HEADER_BLOCKS)):
                 text = _text(node)
                 if text and len(text) <= _HEADER_MAX:
                     texts.add(normalize_line(text))
     return frozenset(texts)
+
+
+_BYLINE_XPATH = (
+    '//*[@rel="author" or @itemprop="author"'
+    ' or contains(concat(" ", normalize-space(@class), " "), " byline ")'
+    ' or contains(concat(" ", normalize-space(@class), " "), " author ")'
+    ' or contains(@class, "-byline") or contains(@class, "byline-") or contains(@class, "author-name")]'
+)
+
+
+def _byline_texts(tree: HtmlElement) -> list[str]:
+    texts: list[str] = []
+    for el in tree.xpath(_BYLINE_XPATH)[:8]:
+        text = _text(el)
+        if text and len(text) <= 120 and text not in texts:
+            texts.append(text)
+    return texts
 
 
 def read_metadata(tree: HtmlElement, page_url: str) -> PageMetadata:
@@ -250,7 +335,9 @@ def read_metadata(tree: HtmlElement, page_url: str) -> PageMetadata:
     if md.published is not None:
         md.published_malformed = False
     if md.published is None:
-        for t in tree.xpath('//time[@itemprop="datePublished" or @pubdate]|//*[@itemprop="datePublished"]')[:3]:
+        for t in tree.xpath('//time[@itemprop="datePublished" or @pubdate]|//*[@itemprop="datePublished"]')[
+            :3
+        ]:
             md.published = parse_date(t.get("datetime") or t.get("content") or _text(t))
             if md.published:
                 break
@@ -268,8 +355,10 @@ def read_metadata(tree: HtmlElement, page_url: str) -> PageMetadata:
                     break
 
     href = None
-    for link in tree.xpath('//link[@href and contains(concat(" ", translate(@rel, "CANONICAL", "canonical"), " "), '
-                           '" canonical ")]')[:1]:
+    for link in tree.xpath(
+        '//link[@href and contains(concat(" ", translate(@rel, "CANONICAL", "canonical"), " "), '
+        '" canonical ")]'
+    )[:1]:
         href = link.get("href")
     href = href or meta.get("og:url")
     if href and page_url:
@@ -282,6 +371,7 @@ def read_metadata(tree: HtmlElement, page_url: str) -> PageMetadata:
     md.html_lang = lang.strip() if lang and lang.strip() else None
     md.link_texts = _link_texts(tree, page_url)
     md.header_texts = _header_texts(h1)
+    md.byline_texts = _byline_texts(tree)
     return md
 
 

@@ -72,6 +72,8 @@ class RuleSet:
     """One alternation of every drop-line pattern: a line that misses it needs no per-rule check."""
     cut_prefilter: re.Pattern[str] | None = None
     """The same for end markers and teaser headings."""
+    max_drop_len: int | None = None
+    """The longest line any drop-line rule looks at (None: some rule looks at any length)."""
 
     def selectors_xpath(self, html: str) -> etree.XPath | None:
         """The drop selectors that can match this page (their class/id names occur in it), compiled.
@@ -79,8 +81,9 @@ class RuleSet:
         Evaluating 20+ class selectors on every element costs as much as half of trafilatura's own
         time; most pages contain none of the names, so the substring check skips nearly all of them.
         """
-        present = tuple(css for css in self.drop_selectors
-                        if all(name in html for name in _SELECTOR_NAMES.findall(css)))
+        present = tuple(
+            css for css in self.drop_selectors if all(name in html for name in _SELECTOR_NAMES.findall(css))
+        )
         return _selectors_xpath(present, "page") if present else None
 
 
@@ -105,17 +108,19 @@ def load_rules_file(path: Path) -> tuple[list[LineRule], list[str]]:
             unknown = set(raw) - {"name", "pattern", "tail", "max_len", "date", "require", "continues"}
             if unknown:
                 raise RulesError(f"{where}: unknown keys {sorted(unknown)}")
-            rules.append(LineRule(
-                kind=kind,
-                name=str(raw["name"]),
-                pattern=_compile(str(raw["pattern"]), where),
-                origin=path.name,
-                tail=float(raw["tail"]) if "tail" in raw else (None if kind == "drop_line" else 0.5),
-                max_len=int(raw["max_len"]) if "max_len" in raw else None,
-                date=bool(raw.get("date", False)),
-                require=raw.get("require"),
-                continues=bool(raw.get("continues", False)),
-            ))
+            rules.append(
+                LineRule(
+                    kind=kind,
+                    name=str(raw["name"]),
+                    pattern=_compile(str(raw["pattern"]), where),
+                    origin=path.name,
+                    tail=float(raw["tail"]) if "tail" in raw else (None if kind == "drop_line" else 0.5),
+                    max_len=int(raw["max_len"]) if "max_len" in raw else None,
+                    date=bool(raw.get("date", False)),
+                    require=raw.get("require"),
+                    continues=bool(raw.get("continues", False)),
+                )
+            )
     selectors = [str(s) for s in data.get("drop_selectors") or []]
     return rules, selectors
 
@@ -163,20 +168,36 @@ def _prefilter(rules: tuple[LineRule, ...]) -> re.Pattern[str] | None:
 
 
 @lru_cache(maxsize=256)
-def _build(source_key: str, extra_drop: tuple[str, ...], extra_end: tuple[str, ...],
-           extra_teaser: tuple[str, ...], extra_selectors: tuple[str, ...]) -> RuleSet:
+def _build(
+    source_key: str,
+    extra_drop: tuple[str, ...],
+    extra_end: tuple[str, ...],
+    extra_teaser: tuple[str, ...],
+    extra_selectors: tuple[str, ...],
+) -> RuleSet:
     defaults, default_selectors = _default_rules()
     origin = f"source:{source_key}"
     added: list[LineRule] = []
-    for kind, patterns in (("drop_line", extra_drop), ("end_marker", extra_end), ("teaser_heading", extra_teaser)):
+    for kind, patterns in (
+        ("drop_line", extra_drop),
+        ("end_marker", extra_end),
+        ("teaser_heading", extra_teaser),
+    ):
         for p in patterns:
             try:
                 compiled = re.compile(p.replace("{DATE}", DATE_PATTERN), re.IGNORECASE)
             except re.error:
                 logger.warning("ignoring invalid %s pattern %r from %s", kind, p, origin)
                 continue
-            added.append(LineRule(kind=kind, name=f"{origin}:{kind}", pattern=compiled,  # type: ignore[arg-type]
-                                  origin=origin, tail=_SOURCE_TAIL.get(kind)))
+            added.append(
+                LineRule(
+                    kind=kind,
+                    name=f"{origin}:{kind}",
+                    pattern=compiled,  # type: ignore[arg-type]
+                    origin=origin,
+                    tail=_SOURCE_TAIL.get(kind),
+                )
+            )
     # A source's own patterns come first: they are more specific than the defaults.
     every = (*added, *defaults)
     drop = tuple(r for r in every if r.kind == "drop_line")
@@ -189,6 +210,7 @@ def _build(source_key: str, extra_drop: tuple[str, ...], extra_end: tuple[str, .
         drop_xpath=_selectors_xpath(selectors, origin),
         prefilter=_prefilter(drop),
         cut_prefilter=_prefilter(tuple(r for r in every if r.kind != "drop_line")),
+        max_drop_len=None if any(r.max_len is None for r in drop) else max((r.max_len or 0) for r in drop),
     )
 
 

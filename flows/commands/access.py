@@ -9,13 +9,15 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, tzinfo
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
 from flows.commands.common import apply_db, db_option, fail
-from storage.reading import Reader
+
+if TYPE_CHECKING:
+    from storage.reading import Reader
 
 __all__ = ["apply_db", "db_option", "fail"]
 
@@ -24,8 +26,12 @@ _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def tz_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--tz", "tz_name", metavar="AREA/CITY", default=None,
-        help="Show times (and read dates without a zone) in this time zone, e.g. Asia/Shanghai (default: UTC).",
+        "--tz",
+        "tz_name",
+        metavar="AREA/CITY",
+        default=None,
+        help="Show times (and read dates without a zone) in this time zone, e.g. Asia/Shanghai "
+        "(default: UTC).",
     )(func)
 
 
@@ -46,8 +52,10 @@ def parse_when(value: str | None, tz: tzinfo, option: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "zZ" and text else text)
     except ValueError:
-        fail(f"invalid date for {option}: {value!r} (expected YYYY-MM-DD or an ISO 8601 time "
-             "such as 2026-03-01T08:00:00Z)")
+        fail(
+            f"invalid date for {option}: {value!r} (expected YYYY-MM-DD or an ISO 8601 time "
+            "such as 2026-03-01T08:00:00Z)"
+        )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(UTC)
@@ -85,6 +93,7 @@ def iso_time(value: datetime | None, tz: tzinfo) -> str | None:
 
 def open_reader(db_url: str | None) -> Reader:
     from storage.db import database_url, safe_url
+    from storage.reading import Reader
 
     apply_db(db_url)
     url = database_url()

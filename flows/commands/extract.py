@@ -24,7 +24,9 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
     # urllib would follow a redirect to ftp://; only http(s) hops are allowed (RELIABILITY.md A10).
     def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
         if urlsplit(newurl).scheme not in ("http", "https"):
-            raise urllib.error.HTTPError(newurl, code, f"redirect to a non-http(s) URL: {newurl}", headers, fp)
+            raise urllib.error.HTTPError(
+                newurl, code, f"redirect to a non-http(s) URL: {newurl}", headers, fp
+            )
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -52,14 +54,30 @@ def _read_file(path: Path) -> bytes:
 
 @click.command("extract")
 @click.argument("target", metavar="PATH_OR_URL")
-@click.option("--url", "page_url", metavar="URL",
-              help="The page's URL, for a local file (canonical URL, link classification).")
-@click.option("--source", "source_id", metavar="ID", help="Apply this source's cleaning rules (from --sources).")
-@click.option("--sources", "sources_path", metavar="FILE", type=click.Path(dir_okay=False),
-              default="sources.yaml", show_default=True, help="Sources file to read --source from.")
-@click.option("--format", "output_format", type=click.Choice(["json", "text"]), default="json", show_default=True)
-def extract_command(target: str, page_url: str | None, source_id: str | None, sources_path: str,
-                    output_format: str) -> None:
+@click.option(
+    "--url",
+    "page_url",
+    metavar="URL",
+    help="The page's URL, for a local file (canonical URL, link classification).",
+)
+@click.option(
+    "--source", "source_id", metavar="ID", help="Apply this source's cleaning rules (from --sources)."
+)
+@click.option(
+    "--sources",
+    "sources_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    default="sources.yaml",
+    show_default=True,
+    help="Sources file to read --source from.",
+)
+@click.option(
+    "--format", "output_format", type=click.Choice(["json", "text"]), default="json", show_default=True
+)
+def extract_command(
+    target: str, page_url: str | None, source_id: str | None, sources_path: str, output_format: str
+) -> None:
     """Extract the article from one page (a .html / .html.gz file or an http(s) URL) and print it.
 
     \b
@@ -101,8 +119,9 @@ def extract_command(target: str, page_url: str | None, source_id: str | None, so
             fail(f"cannot read {target}: {exc}")
         url = page_url or "http://localhost/" + path.name
 
-    record = extract_html(body, url=url, headers=headers, source=source,
-                          source_id=source.id if source else "adhoc")
+    record = extract_html(
+        body, url=url, headers=headers, source=source, source_id=source.id if source else "adhoc"
+    )
     if record is None:
         fail(f"no article text found in {target}", code=1)
     if output_format == "text":

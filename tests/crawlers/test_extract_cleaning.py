@@ -1,4 +1,4 @@
-"""Cleaning of extracted text: cuts only in the trailing part, furniture anywhere, bylines kept as metadata."""
+"""Cleaning of extracted text: cuts only in the trailing part, furniture anywhere, bylines kept as data."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from crawlers.extract.cleaning import clean_text
 from crawlers.extract.ruleset import rules_for
 from schemas.sources import CleaningRules
 
-PARA = ("The ministry said the new programme would support about 200 research groups over five years, "
-        "with a first call for proposals expected in the spring and decisions before the end of the year.")
+PARA = (
+    "The ministry said the new programme would support about 200 research groups over five years, "
+    "with a first call for proposals expected in the spring and decisions before the end of the year."
+)
 
 
 def body(*extra: str, paragraphs: int = 6) -> str:
@@ -64,8 +66,12 @@ def test_trailing_headline_links_are_cut_using_the_html_link_texts() -> None:
 
 
 def test_trailing_headline_and_truncated_lead_pairs_are_cut() -> None:
-    text = body("Experts entry into enterprises", "On June 22, 2022, Professor Chen, an expert of the Hubei Equipm...",
-                "Summer solstice live up to time", "The lotus leaves are infinitely clear. Chinese astrono...")
+    text = body(
+        "Experts entry into enterprises",
+        "On June 22, 2022, Professor Chen, an expert of the Hubei Equipm...",
+        "Summer solstice live up to time",
+        "The lotus leaves are infinitely clear. Chinese astrono...",
+    )
     assert clean_text(text, rules_for()).text == body()
 
 
@@ -81,8 +87,9 @@ def test_attachment_links_at_the_end_are_kept() -> None:
 
 
 def test_furniture_lines_are_removed_anywhere_and_bylines_become_authors() -> None:
-    text = "\n".join(["Our reporter Yu Dayong", PARA, "Picture source: Shenzhen High -tech Zone", PARA,
-                      "Edit: Chen Nan"])
+    text = "\n".join(
+        ["Our reporter Yu Dayong", PARA, "Picture source: Shenzhen High -tech Zone", PARA, "Edit: Chen Nan"]
+    )
     cleaned = clean_text(text, rules_for())
     assert cleaned.text == f"{PARA}\n{PARA}"
     assert cleaned.byline_authors == ["Yu Dayong"]
@@ -102,8 +109,9 @@ def test_prose_starting_with_by_stays() -> None:
 
 
 def test_author_time_bar_gives_a_date_and_a_fallback_author() -> None:
-    cleaned = clean_text("\n".join(["Author:China High -tech Industrial He Time:2022.07.12", PARA, PARA]),
-                         rules_for())
+    cleaned = clean_text(
+        "\n".join(["Author:China High -tech Industrial He Time:2022.07.12", PARA, PARA]), rules_for()
+    )
     assert cleaned.text == f"{PARA}\n{PARA}"
     assert cleaned.dates == [date(2022, 7, 12)]
     assert cleaned.field_authors == ["China High -tech Industrial He"]
@@ -111,8 +119,16 @@ def test_author_time_bar_gives_a_date_and_a_fallback_author() -> None:
 
 def test_chinese_info_bar_and_editor_lines() -> None:
     zh = "国家自然科学基金委员会发布了2025年度项目指南，共设立重点项目领域四十余个，资助强度进一步提高。"
-    text = "\n".join(["来源：科技日报 发布时间：2024-11-20 10:00", "本报记者 张三 李四", zh, zh,
-                      "责任编辑：王五", "【打印本页】【关闭窗口】"])
+    text = "\n".join(
+        [
+            "来源：科技日报 发布时间：2024-11-20 10:00",
+            "本报记者 张三 李四",
+            zh,
+            zh,
+            "责任编辑：王五",
+            "【打印本页】【关闭窗口】",
+        ]
+    )
     cleaned = clean_text(text, rules_for())
     assert cleaned.text == f"{zh}\n{zh}"
     assert cleaned.byline_authors == ["张三", "李四"]

@@ -11,13 +11,17 @@ from click.testing import CliRunner
 from flows.commands.extract import extract_command
 from tests.support.httpserver import FaultServer, Reply
 
-PARA = ("The agency said the new programme would support about 200 research groups over five years, with a "
-        "first call for proposals expected in the spring.")
+PARA = (
+    "The agency said the new programme would support about 200 research groups over five years, with a "
+    "first call for proposals expected in the spring."
+)
 PAGE = (
     "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Agency launches programme</title>"
     "<meta property='article:published_time' content='2024-11-20T09:00:00Z'>"
-    "<meta property='og:site_name' content='Agency News'></head><body><article><h1>Agency launches programme</h1>"
-    "<p>By Jane Doe and John Smith</p>" + "".join(f"<p>{PARA} ({i})</p>" for i in range(4))
+    "<meta property='og:site_name' content='Agency News'></head>"
+    "<body><article><h1>Agency launches programme</h1>"
+    "<p>By Jane Doe and John Smith</p>"
+    + "".join(f"<p>{PARA} ({i})</p>" for i in range(4))
     + "<p>- END -</p><p>Other story headline</p></article></body></html>"
 ).encode("utf-8")
 SOURCES = """
@@ -40,8 +44,17 @@ def test_extracts_a_local_html_file_as_json(tmp_path: Path) -> None:
     result = run(str(path), "--url", "https://agency.example/news/1?utm_source=x")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    for key in ("title", "text", "authors", "published", "updated", "language", "language_confidence",
-                "site_name", "canonical_url"):
+    for key in (
+        "title",
+        "text",
+        "authors",
+        "published",
+        "updated",
+        "language",
+        "language_confidence",
+        "site_name",
+        "canonical_url",
+    ):
         assert key in data
     assert data["title"] == "Agency launches programme"
     assert data["authors"] == ["Jane Doe", "John Smith"]
@@ -75,7 +88,9 @@ def test_fetches_an_http_url() -> None:
 def test_applies_a_sources_cleaning_rules(tmp_path: Path) -> None:
     (tmp_path / "page.html").write_bytes(PAGE)
     (tmp_path / "sources.yaml").write_text(SOURCES, encoding="utf-8")
-    result = run(str(tmp_path / "page.html"), "--source", "agency_news", "--sources", str(tmp_path / "sources.yaml"))
+    result = run(
+        str(tmp_path / "page.html"), "--source", "agency_news", "--sources", str(tmp_path / "sources.yaml")
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["source_id"] == "agency_news"

@@ -8,13 +8,22 @@ import pytest
 
 from crawlers.extract.decode import decode_html, normalize_encoding
 
-ZH = "科技部火炬中心通报了2021年国家高新区综合评价结果，深圳高新区排名第二。其中，综合质量和持续创新排名第一，创新能力和创业活跃度排名第二。"
+ZH = (
+    "科技部火炬中心通报了2021年国家高新区综合评价结果，深圳高新区排名第二。"
+    "其中，综合质量和持续创新排名第一，创新能力和创业活跃度排名第二。"
+)
 ZH_TW = "國家科學及技術委員會今天公布年度研究計畫審查結果，共有三千多件計畫獲得補助，較去年增加百分之五。"
-FR = "Le ministère de l'Enseignement supérieur a annoncé une hausse du budget consacré à la recherche publique."
+FR = (
+    "Le ministère de l'Enseignement supérieur a annoncé une hausse du budget "
+    "consacré à la recherche publique."
+)
 
 
 def page(body: str, head: str = "") -> str:
-    return f"<!DOCTYPE html><html><head>{head}<title>t</title></head><body><article><p>{body}</p></article></body></html>"
+    return (
+        f"<!DOCTYPE html><html><head>{head}<title>t</title></head>"
+        f"<body><article><p>{body}</p></article></body></html>"
+    )
 
 
 def test_gbk_page_without_any_declaration_decodes_as_chinese() -> None:
@@ -104,9 +113,18 @@ def test_undecodable_garbage_never_raises() -> None:
     assert isinstance(decoded.text, str)
 
 
-@pytest.mark.parametrize(("label", "codec"), [
-    ("gb2312", "gb18030"), ("GBK", "gb18030"), ("big5", "big5hkscs"), ("ISO-8859-1", "cp1252"),
-    ("latin-1", "cp1252"), ("utf8", "utf-8"), ("no-such-charset", None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("label", "codec"),
+    [
+        ("gb2312", "gb18030"),
+        ("GBK", "gb18030"),
+        ("big5", "big5hkscs"),
+        ("ISO-8859-1", "cp1252"),
+        ("latin-1", "cp1252"),
+        ("utf8", "utf-8"),
+        ("no-such-charset", None),
+        ("", None),
+    ],
+)
 def test_declared_labels_map_to_superset_codecs(label: str, codec: str | None) -> None:
     assert normalize_encoding(label) == codec

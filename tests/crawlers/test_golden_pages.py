@@ -42,7 +42,9 @@ class GoldenPage:
 
 
 def golden_folders() -> list[Path]:
-    return sorted(p.parent for p in PAGES_DIR.glob("*/*/expected.json") if (p.parent / "raw.html.gz").is_file())
+    return sorted(
+        p.parent for p in PAGES_DIR.glob("*/*/expected.json") if (p.parent / "raw.html.gz").is_file()
+    )
 
 
 def load_page(folder: Path) -> GoldenPage:
@@ -62,8 +64,13 @@ def golden_sources() -> dict[str, SourceConfig]:
 
 def extract_page(page: GoldenPage) -> ArticleRecord | None:
     headers = {str(k).lower(): str(v) for k, v in (page.meta.get("headers") or {}).items()}
-    return extract_html(page.body, url=page.meta["url"], headers=headers,
-                        source=golden_sources().get(page.source_id), source_id=page.source_id)
+    return extract_html(
+        page.body,
+        url=page.meta["url"],
+        headers=headers,
+        source=golden_sources().get(page.source_id),
+        source_id=page.source_id,
+    )
 
 
 def normalize_ws(text: str) -> str:
@@ -86,10 +93,10 @@ def compare(record: ArticleRecord | None, expected: dict[str, Any]) -> list[str]
     text = normalize_ws(record.text)
     start = normalize_ws(expected.get("body_starts_with") or "")
     if start and not text.startswith(start):
-        problems.append(f"body_starts_with: expected {start!r}, body starts {text[:len(start) + 40]!r}")
+        problems.append(f"body_starts_with: expected {start!r}, body starts {text[: len(start) + 40]!r}")
     end = normalize_ws(expected.get("body_ends_with") or "")
     if end and not text.endswith(end):
-        problems.append(f"body_ends_with: expected {end!r}, body ends {text[-(len(end) + 40):]!r}")
+        problems.append(f"body_ends_with: expected {end!r}, body ends {text[-(len(end) + 40) :]!r}")
     for snippet in expected.get("must_contain") or []:
         if normalize_ws(snippet) not in text:
             problems.append(f"must_contain: missing {snippet!r}")

@@ -45,6 +45,11 @@ def test_readonly_role_can_select_and_cannot_write(pg_url: str) -> None:
                 conn.execute(text(stmt))
     finally:
         engine.dispose()
+    reader = Archive.open(reader_url.render_as_string(hide_password=False), readonly=True)
+    try:
+        assert reader.latest("https://ministry.example/a") is not None
+    finally:
+        reader.close()
 
 
 def test_role_names_are_validated(pg_url: str) -> None:
