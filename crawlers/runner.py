@@ -235,6 +235,7 @@ def start_crawl(
     env["SCRAPY_SETTINGS_MODULE"] = "crawlers.settings"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     env.pop("SCRAPY_PROJECT", None)
+    env["SCIPOL_CRAWL_PARENT_PID"] = str(os.getpid())
     log_handle = open(spool_dir / LOG_FILE, "ab")  # noqa: SIM115 - closed by the handle
     try:
         process = subprocess.Popen(

@@ -28,17 +28,15 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from flows.commands import changes, db, demo, diff, export, ingest, runs, search, show, stats
+    from flows.commands import (
+        changes, db, demo, diff, export, extract, ingest, runs, search, show, stats, verify,
+    )
 
-    for command in (ingest.ingest_command, demo.demo_command, db.db_group, runs.runs_command,
-                    search.search_command, show.show_command, diff.diff_command, changes.changes_command,
-                    export.export_command, stats.stats_command):
+    for command in (ingest.ingest_command, demo.demo_command, extract.extract_command, db.db_group,
+                    runs.runs_command, search.search_command, show.show_command, diff.diff_command,
+                    changes.changes_command, export.export_command, stats.stats_command,
+                    verify.verify_command):
         cli.add_command(command)
-    try:
-        from flows.commands import extract
-    except ImportError:  # pragma: no cover - during development only
-        return
-    cli.add_command(extract.extract_command)
 
 
 _register()

@@ -16,7 +16,7 @@ from pydantic import Field
 from sqlalchemy.exc import OperationalError
 
 from flows import config
-from flows.pipeline import IngestOptions, ingest_source
+from flows.pipeline import IngestOptions, _Extractor, ingest_source
 from flows.runs import finish_report, format_report, select_sources
 from schemas import RunReport, SourceConfig, SourceRunStats, load_sources, parse_sources
 from storage.archive import Archive
@@ -24,11 +24,15 @@ from storage.archive import Archive
 SourceId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
 
 
+class TransientSourceError(RuntimeError):
+    """Raised by the source task when a retry may help (the archive database hiccuped)."""
+
+
 def _transient(task: Any, task_run: Any, state: Any) -> bool:
     """Retry only what a retry can fix: database hiccups, not broken pages or bad config."""
     try:
         state.result()
-    except OperationalError:
+    except (TransientSourceError, OperationalError):
         return True
     except Exception:  # noqa: BLE001
         return False
@@ -39,7 +43,26 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
       task_run_name="ingest-{source.id}")
 def ingest_source_task(source: SourceConfig, run_id: str, options: IngestOptions) -> SourceRunStats:
     archive = None if options.dry_run else Archive.open()
-    return ingest_source(source, archive, run_id=run_id, options=options)
+    stats = ingest_source(source, archive, run_id=run_id, options=options, extractor=_shared_extractor())
+    if stats.retryable:
+        raise TransientSourceError(f"source {source.id}: {stats.message}")
+    return stats
+
+
+_EXTRACTOR: list[_Extractor] = []
+
+
+def _shared_extractor() -> _Extractor:
+    # One pool of extraction processes per flow run, shared by the source tasks (threads): a pool
+    # per source would start cores x sources processes.
+    if not _EXTRACTOR:
+        _EXTRACTOR.append(_Extractor(config.extract_workers()))
+    return _EXTRACTOR[0]
+
+
+def _close_shared_extractor() -> None:
+    while _EXTRACTOR:
+        _EXTRACTOR.pop().close()
 
 
 def _resolve_sources(sources: list[str] | None, sources_file: str | None,
@@ -92,7 +115,10 @@ def ingest(
     logger.info("ingest run %s over %d source(s): %s", report.run_id, len(selected),
                 ", ".join(s.id for s in selected))
     futures = [ingest_source_task.submit(s, report.run_id, options) for s in selected]
-    wait(futures)
+    try:
+        wait(futures)
+    finally:
+        _close_shared_extractor()
     for source, fut in zip(selected, futures, strict=True):
         try:
             report.sources.append(fut.result())

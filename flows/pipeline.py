@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import re
 import shutil
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError
 
 from crawlers.extract import extract_capture
 from crawlers.runner import CrawlOptions, start_crawl
@@ -111,6 +116,39 @@ def ingest_source(
     extractor = extractor or _Extractor(config.extract_workers())
     spool = config.spool_root() / f"{run_id}-{source.id}-{uuid.uuid4().hex[:8]}"
     spool.mkdir(parents=True, exist_ok=True)
+    lock = archive.source_lock(source.id) if archive is not None and not options.dry_run else nullcontext(True)
+    try:
+        with lock as locked:
+            if not locked:
+                stats.status = "skipped"
+                stats.message = "another run is crawling this source"
+                log.warning("source=%s skipped: another run is crawling it", source.id)
+                return stats
+            _crawl_and_store(source, archive, spool, run_id, options, extractor, stats)
+    except Exception as exc:  # noqa: BLE001 - one broken source never stops the others
+        log.exception("source=%s failed", source.id)
+        stats.status = "failed"
+        stats.message = f"{type(exc).__name__}: {exc}"
+        stats.retryable = isinstance(exc, OperationalError)
+        stats.count_error("database" if stats.retryable else "other")
+    finally:
+        if own_extractor:
+            extractor.close()
+        shutil.rmtree(spool, ignore_errors=True)
+        stats.duration_s = round(time.monotonic() - started, 3)
+    return stats
+
+
+def _crawl_and_store(
+    source: SourceConfig,
+    archive: Archive | None,
+    spool: Path,
+    run_id: str,
+    options: IngestOptions,
+    extractor: _Extractor,
+    stats: SourceRunStats,
+) -> None:
+    handle = None
     try:
         known = [] if archive is None or options.dry_run else list(archive.known_urls(source.id))
         crawl_options = CrawlOptions(
@@ -128,17 +166,36 @@ def ingest_source(
             stats.status = "failed" if stats.pages_fetched == 0 else "ok"
             stats.message = result.message
             log.warning("crawl of source=%s ended badly: %s", source.id, result.message)
-    except Exception as exc:  # noqa: BLE001 - one broken source never stops the others
-        log.exception("source=%s failed", source.id)
-        stats.status = "failed"
-        stats.message = f"{type(exc).__name__}: {exc}"
-        stats.count_error("other")
     finally:
-        if own_extractor:
-            extractor.close()
-        shutil.rmtree(spool, ignore_errors=True)
-        stats.duration_s = round(time.monotonic() - started, 3)
-    return stats
+        if handle is not None:
+            handle.kill()  # no-op when it has exited; stops it when storing failed mid-crawl
+            forward_crawl_log(handle.log_path, source.id)
+
+
+# `%(asctime)s [source] %(name)s %(levelname)s: %(message)s`, the crawl subprocess's LOG_FORMAT.
+_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[(?P<src>[^\]]*)\] (?P<name>\S+) (?P<level>[A-Z]+): (?P<msg>.*)$")
+_crawl_log = logging.getLogger("crawlers.crawl")
+
+
+def forward_crawl_log(path: Path, source_id: str) -> None:
+    """Re-emit the crawl subprocess's own log lines (ours, and Scrapy's warnings) in this process.
+
+    The crawl logs to a file in its spool (a subprocess cannot write to Prefect's log handler);
+    forwarding through the `crawlers` logger puts them in the Prefect run log (extra loggers).
+    """
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return
+    for line in lines:
+        m = _LOG_LINE.match(line)
+        if m is None:
+            continue  # continuation lines of Scrapy's multi-line start-up dumps
+        level = logging.getLevelName(m["level"])
+        if not isinstance(level, int):
+            continue
+        if level >= logging.WARNING or m["name"].startswith("crawlers"):
+            _crawl_log.log(level, "source=%s %s: %s", source_id, m["name"], m["msg"])
 
 
 def _store_batch(

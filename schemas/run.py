@@ -29,6 +29,8 @@ class SourceRunStats(BaseModel):
     """Failed fetches and extractions by reason."""
     duration_s: float = 0.0
     message: str = ""
+    retryable: bool = False
+    """The source failed for a reason a retry may fix (a database hiccup), not a broken site."""
 
     def count_error(self, reason: str, n: int = 1) -> None:
         self.errors[reason] = self.errors.get(reason, 0) + n

@@ -15,6 +15,7 @@ import logging
 import random
 import time
 import zlib
+from contextlib import AbstractContextManager
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from schemas.run import StoreOutcome
 from storage import dedupe, search
 from storage.db import ensure_schema, is_readonly, make_engine
 from storage.errors import ReadOnlyArchiveError
+from storage.locks import source_lock
 from storage.models import Capture as CaptureRow
 from storage.models import CaptureBody, FetchErrorRow, Run, Source, UTCDateTime
 from storage.snapshots import ArticleSnapshot, VersionSnapshot
@@ -148,6 +150,10 @@ class Archive:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    def source_lock(self, source_id: str) -> AbstractContextManager[bool]:
+        """Lock a source for one crawl (non-blocking; yields False when another run holds it)."""
+        return source_lock(self.engine, source_id)
 
     # -- plumbing -------------------------------------------------------------------------------
 

@@ -57,6 +57,10 @@ DEFAULT_SETTLE_SECONDS = 30.0
 id 11. The feed stops at rows stored within this many seconds, long enough for any store transaction to
 commit. SQLite writers are serialised, so ids there are already in commit order."""
 
+SEARCH_CANDIDATES = 1000
+"""Search ranks at most this many matching articles, the most recently archived ones: a word found in
+half the archive is ranked among its newest 1,000 matches instead of reading every matching text."""
+
 _TS = UTCDateTime()
 
 latest_articles = table(
@@ -376,7 +380,8 @@ class Reader:
         more terms in the title, then more occurrences, then more recent (publication date, else first seen).
 
         `since`/`until` bound that date, both inclusive. Terms of three characters or more go through the
-        trigram index; shorter ones (many Chinese words are two characters) through a LIKE scan.
+        trigram index; shorter ones (many Chinese words are two characters) through a LIKE scan. Only the
+        `SEARCH_CANDIDATES` most recently archived matches are ranked.
         """
         terms = list(dict.fromkeys(t for t in query.split() if t))
         if not terms or limit <= 0:
@@ -413,6 +418,17 @@ class Reader:
                 conditions.append(day <= _day_param(until, dialect))
             if not include_duplicates:
                 conditions.append(la.duplicate_of.is_(None))
+            # Ranking reads every candidate's text, so it is bounded: the newest matches (highest search
+            # rowid, an index order both databases can walk backwards and stop early) are the candidates.
+            newest = literal_column("article_search.rowid") if dialect == "sqlite" else s.article_id
+            candidates = (
+                select(la.article_id.label("candidate_id"))
+                .select_from(article_search.join(latest_articles, join_on))
+                .where(*conditions)
+                .order_by(newest.desc())
+                .limit(max(limit, SEARCH_CANDIDATES))
+                .subquery("candidates")
+            )
             title_hits = sum((case((_contains(la.title, t, dialect), 1), else_=0) for t in terms), literal(0))
             occurrences = sum((_count(la.title, t) + _count(la.text, t) for t in terms), literal(0))
             stmt = (
@@ -433,8 +449,7 @@ class Reader:
                     title_hits.label("title_hits"),
                     occurrences.label("occurrences"),
                 )
-                .select_from(article_search.join(latest_articles, join_on))
-                .where(*conditions)
+                .select_from(latest_articles.join(candidates, candidates.c.candidate_id == la.article_id))
                 .order_by(
                     literal_column("title_hits").desc(),
                     literal_column("occurrences").desc(),

@@ -98,9 +98,8 @@ def _print(stats: ArchiveStats, tz: tzinfo) -> None:
     numeric = {1, 2, 3, 4, 5}
 
     def fmt(row: tuple[str, ...]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
+        cells = zip(row, widths, strict=True)
+        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(cells))
 
     click.echo(fmt(header).rstrip())
     for n, row in enumerate(rows):

@@ -1,0 +1,332 @@
+"""Measuring tools for the bench: process-tree memory, timed subprocesses, a throwaway PostgreSQL,
+and a summary of a py-spy profile. Linux only (reads /proc).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue  # the process ended while we looked
+        # The command name may hold spaces and parentheses: fields start after the last ')'.
+        ppid = int(stat[stat.rfind(b")") + 2 :].split()[1])
+        children[ppid].append(int(entry.name))
+    return children
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and every process below it (children, grandchildren, ...)."""
+    children = _children_map()
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, ()))
+    return out
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _pss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
+@dataclass
+class TreeMemory:
+    """Samples the summed RSS (and PSS) of a process tree every `interval_s` until stopped."""
+
+    root: int
+    interval_s: float = 0.1
+    peak_rss: int = 0
+    peak_pss: int = 0
+    peak_processes: int = 0
+    samples: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> TreeMemory:
+        self._thread = threading.Thread(target=self._run, name="tree-memory", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        pss_every = 5  # smaps_rollup walks every mapping: read it every 5th sample only
+        while not self._stop.is_set():
+            pids = process_tree(self.root)
+            rss = sum(_rss_bytes(p) for p in pids)
+            self.peak_rss = max(self.peak_rss, rss)
+            self.peak_processes = max(self.peak_processes, len(pids))
+            if self.samples % pss_every == 0:
+                self.peak_pss = max(self.peak_pss, sum(_pss_bytes(p) for p in pids))
+            self.samples += 1
+            self._stop.wait(self.interval_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def kill_tree(root: int, grace_s: float = 3.0) -> None:
+    """SIGTERM `root` and its descendants (found by pid, deepest first), then SIGKILL what is left."""
+    pids = process_tree(root)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        alive = []
+        for pid in reversed(pids):
+            try:
+                os.kill(pid, sig)
+                alive.append(pid)
+            except ProcessLookupError:
+                continue
+        if not alive or sig == signal.SIGKILL:
+            return
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and any(_alive(p) for p in alive):
+            time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return b") Z " not in fh.read()
+    except OSError:
+        return False
+
+
+@dataclass
+class Timed:
+    returncode: int
+    wall_s: float
+    cpu_s: float
+    """User + system CPU of the process and every descendant it waited for."""
+    peak_rss_mb: float | None
+    peak_pss_mb: float | None
+    peak_processes: int | None
+    stdout: str
+    stderr_tail: str
+
+
+def run_timed(cmd: list[str], *, env: dict[str, str] | None = None, timeout_s: float, sample_memory: bool = False,
+              log_path: Path | None = None, cwd: Path | None = None) -> Timed:
+    """Run `cmd` to the end (killing its whole tree at the timeout); wall, CPU and peak tree memory."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    err_path = log_path or Path(tempfile.mkstemp(prefix="bench-", suffix=".log")[1])
+    with open(err_path, "wb") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=err,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        sampler = TreeMemory(proc.pid).start() if sample_memory else None
+        try:
+            out, _ = proc.communicate(timeout=timeout_s)
+        except BaseException:
+            kill_tree(proc.pid)
+            proc.wait()
+            raise
+        finally:
+            if sampler is not None:
+                sampler.stop()
+        wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    tail = err_path.read_text(errors="replace")[-3000:]
+    if log_path is None:
+        err_path.unlink(missing_ok=True)
+    mb = 1024 * 1024
+    return Timed(proc.returncode, round(wall, 3), round(cpu, 3),
+                 round(sampler.peak_rss / mb, 1) if sampler else None,
+                 round(sampler.peak_pss / mb, 1) if sampler else None,
+                 sampler.peak_processes if sampler else None, out.decode("utf-8", "replace"), tail)
+
+
+# --- a throwaway PostgreSQL ----------------------------------------------------------------------
+
+PG_VERSION = "15"
+
+
+def find_pg_bindir() -> Path | None:
+    candidates = [Path(os.environ["PG_BIN"])] if os.environ.get("PG_BIN") else []
+    candidates.append(Path(f"/usr/lib/postgresql/{PG_VERSION}/bin"))
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        try:
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True)
+            candidates.append(Path(out.stdout.strip()))
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return next((p for p in candidates if (p / "initdb").exists() and (p / "pg_ctl").exists()), None)
+
+
+class ThrowawayPostgres:
+    """A private PostgreSQL server on 127.0.0.1 in a temp directory (as tests/support/postgres.py
+    starts one: as root the binaries run as `postgres` through runuser). Durability is kept ON
+    (fsync, synchronous_commit) unlike the tests', so commit costs are what production pays."""
+
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.root = Path(tempfile.mkdtemp(prefix="scipol-bench-pg-"))
+        self.data = self.root / "data"
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.root, pw.pw_uid, pw.pw_gid)
+            self.root.chmod(0o700)
+        self.started = False
+
+    def _run(self, *args: str, timeout: float = 120) -> str:
+        cmd = [str(self.bindir / args[0]), *args[1:]]
+        if self.as_root:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(args[:2])} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+        return proc.stdout
+
+    def version(self) -> str:
+        return self._run("postgres", "--version").strip()
+
+    def start(self) -> None:
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                  "--no-locale", "--no-sync")
+        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c max_connections=100 "
+                   "-c shared_buffers=128MB")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options,
+                  "-w", "-t", "60", "start")
+        self.started = True
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
+                             autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        try:
+            if self.started:
+                self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", timeout=60)
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+# --- py-spy profile summary ----------------------------------------------------------------------
+
+# Frames from these packages are "extraction library" time (the part the baseline pays as well).
+LIBRARY_MARKERS = ("/trafilatura/", "/lxml/", "/htmldate/", "/justext/", "/courlan/", "lxml.", "etree")
+
+
+@dataclass
+class ProfileSummary:
+    samples: int
+    by_process: list[tuple[str, float]]
+    library_share: float
+    top_self: list[tuple[str, float]]
+    top_inclusive: list[tuple[str, float]]
+
+
+def _frame_name(frame: str) -> tuple[str, str]:
+    """('file:function', file) from a py-spy frame 'function (path/to/file.py:123)'."""
+    name, _, loc = frame.rpartition(" (")
+    path = loc.rstrip(")").rsplit(":", 1)[0] if loc else ""
+    short = path
+    for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
+        if marker in short:
+            short = short.split(marker, 1)[1]
+    return f"{short}:{name or frame}", path
+
+
+def summarize_collapsed(path: Path, top: int = 15) -> ProfileSummary:
+    """Read a py-spy ``--format raw`` (collapsed stacks) file: where CPU samples went.
+
+    `top_self`: functions outside trafilatura/lxml ranked by the samples where they are the
+    innermost non-library frame (library work called from them is not counted to them);
+    `top_inclusive`: our own functions (crawlers/, flows/, storage/, schemas/) by the samples
+    they appear in at all.
+    """
+    total = 0
+    per_process: Counter[str] = Counter()
+    own_self: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    library = 0
+    project_dirs = ("crawlers/", "flows/", "storage/", "schemas/")
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count_s = line.rpartition(" ")
+        if not stack or not count_s.isdigit():
+            continue
+        count = int(count_s)
+        total += count
+        frames = stack.split(";")
+        proc = frames[0] if frames and frames[0].startswith("process ") else "?"
+        per_process[_process_kind(proc)] += count
+        frames = [f for f in frames if not f.startswith(("process ", "thread "))]
+        names = [_frame_name(f) for f in frames]
+        if names and any(m in names[-1][1] or m in names[-1][0] for m in LIBRARY_MARKERS):
+            library += count
+        # Innermost frame that is not extraction-library code.
+        for name, file in reversed(names):
+            if not any(m in file or m in name for m in LIBRARY_MARKERS):
+                own_self[name] += count
+                break
+        for name in {n for n, file in names if any(d in file for d in project_dirs)}:
+            inclusive[name] += count
+    pct = (lambda c: round(100.0 * c / total, 1)) if total else (lambda c: 0.0)
+    return ProfileSummary(
+        samples=total,
+        by_process=[(k, pct(v)) for k, v in per_process.most_common()],
+        library_share=pct(library),
+        top_self=[(k, pct(v)) for k, v in own_self.most_common(top)],
+        top_inclusive=[(k, pct(v)) for k, v in inclusive.most_common(top)],
+    )
+
+
+def _process_kind(frame: str) -> str:
+    if "crawlers.crawl_main" in frame:
+        return "crawl subprocesses (scrapy)"
+    if "multiprocessing" in frame or "spawn_main" in frame:
+        return "extraction workers"
+    if "flows.cli" in frame or "scipol" in frame:
+        return "ingest main process"
+    return frame[:60]

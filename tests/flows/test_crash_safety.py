@@ -1,0 +1,93 @@
+"""A run SIGKILLed mid-way leaves a consistent archive, and the next run completes the work:
+nothing lost, nothing doubled (RELIABILITY.md E1)."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from flows.demo import DemoSite
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _ingest_cmd(sources: Path, db: Path) -> list[str]:
+    return [sys.executable, "-m", "flows.cli", "ingest", "--no-prefect", "--sources", str(sources),
+            "--db", f"sqlite:///{db}"]
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SCIPOL_SPOOL_DIR": str(tmp / "spool")}
+    env.pop("SCIPOL_DATABASE_URL", None)
+    return env
+
+
+def _count(db: Path, sql: str) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return int(conn.execute(sql).fetchone()[0])
+    except sqlite3.Error:
+        return 0  # schema not created yet
+
+
+def _archive_state(db: Path) -> dict[str, object]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        versions = conn.execute(
+            "select url, version_no, title, text from article_history order by url, version_no").fetchall()
+        articles = conn.execute("select url from latest_articles order by url").fetchall()
+        # Which copy of a syndicated pair is "first seen" depends on timing; how many are linked does not.
+        duplicates = conn.execute("select count(*) from latest_articles where duplicate_of is not null").fetchone()[0]
+        gaps = conn.execute(
+            "select count(*) from (select article_id, max(version_no) m, count(*) n from article_versions "
+            "group by article_id) where m != n").fetchone()[0]
+        bodies = conn.execute("select count(*) - count(distinct sha256) from capture_bodies").fetchone()[0]
+    return {"versions": versions, "articles": articles, "duplicates": duplicates, "gaps": gaps,
+            "duplicate_bodies": bodies}
+
+
+def test_an_ingest_killed_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    rng = random.Random(20261125)
+    with DemoSite() as site:
+        sources = tmp_path / "sources.yaml"
+        sources.write_text((ROOT / "flows" / "demo" / "sources.yaml").read_text()
+                           .replace("__BASE_URL__", site.base_url))
+        reference = tmp_path / "reference.db"
+        done = subprocess.run(_ingest_cmd(sources, reference), env=_env(tmp_path), capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+
+        target = tmp_path / "target.db"
+        kills = 0
+        for _ in range(3):
+            stored_before = _count(target, "select count(*) from captures")
+            proc = subprocess.Popen(_ingest_cmd(sources, target), env=_env(tmp_path),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # Kill once this attempt has stored something more, after a random extra moment.
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None:
+                if _count(target, "select count(*) from captures") > stored_before:
+                    break
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 1.5))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+            proc.wait(timeout=30)
+        final = subprocess.run(_ingest_cmd(sources, target), env=_env(tmp_path), capture_output=True,
+                               text=True, timeout=300)
+        assert final.returncode == 0, final.stderr[-2000:]
+
+    assert kills >= 1
+    expected, got = _archive_state(reference), _archive_state(target)
+    assert got["gaps"] == 0 and got["duplicate_bodies"] == 0
+    assert got["articles"] == expected["articles"]
+    assert got["versions"] == expected["versions"]
+    assert got["duplicates"] == expected["duplicates"]
