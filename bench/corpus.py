@@ -36,7 +36,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bump when the output changes, so a cached corpus is regenerated."""
 BASE_TIME = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 """Publication dates lie in the two years before this fixed moment (never 'now': runs must match)."""

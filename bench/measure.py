@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import pwd
-import resource
 import shutil
 import signal
 import socket
@@ -147,16 +146,30 @@ class Timed:
 
 def run_timed(cmd: list[str], *, env: dict[str, str] | None = None, timeout_s: float, sample_memory: bool = False,
               log_path: Path | None = None, cwd: Path | None = None) -> Timed:
-    """Run `cmd` to the end (killing its whole tree at the timeout); wall, CPU and peak tree memory."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Run `cmd` to the end (killing its whole tree at the timeout); wall, CPU and peak tree memory.
+
+    CPU comes from wait4() of this one child, so two timed runs at once do not count each other.
+    """
     err_path = log_path or Path(tempfile.mkstemp(prefix="bench-", suffix=".log")[1])
+    chunks: list[bytes] = []
     with open(err_path, "wb") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=err,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
+        assert proc.stdout is not None
+        reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: proc.stdout.read(65536), b"")),  # type: ignore[union-attr]
+                                  name="timed-stdout", daemon=True)
+        reader.start()
         sampler = TreeMemory(proc.pid).start() if sample_memory else None
+        deadline = started + timeout_s
         try:
-            out, _ = proc.communicate(timeout=timeout_s)
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.perf_counter() > deadline:
+                    raise TimeoutError(f"{cmd[:4]} still running after {timeout_s:.0f} s")
+                time.sleep(0.05)
         except BaseException:
             kill_tree(proc.pid)
             proc.wait()
@@ -165,8 +178,10 @@ def run_timed(cmd: list[str], *, env: dict[str, str] | None = None, timeout_s: f
             if sampler is not None:
                 sampler.stop()
         wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        reader.join(timeout=10)
+        proc.stdout.close()
+    cpu = usage.ru_utime + usage.ru_stime
     tail = err_path.read_text(errors="replace")[-3000:]
     if log_path is None:
         err_path.unlink(missing_ok=True)
@@ -174,7 +189,7 @@ def run_timed(cmd: list[str], *, env: dict[str, str] | None = None, timeout_s: f
     return Timed(proc.returncode, round(wall, 3), round(cpu, 3),
                  round(sampler.peak_rss / mb, 1) if sampler else None,
                  round(sampler.peak_pss / mb, 1) if sampler else None,
-                 sampler.peak_processes if sampler else None, out.decode("utf-8", "replace"), tail)
+                 sampler.peak_processes if sampler else None, b"".join(chunks).decode("utf-8", "replace"), tail)
 
 
 # --- a throwaway PostgreSQL ----------------------------------------------------------------------
@@ -255,7 +270,11 @@ class ThrowawayPostgres:
 # --- py-spy profile summary ----------------------------------------------------------------------
 
 # Frames from these packages are "extraction library" time (the part the baseline pays as well).
-LIBRARY_MARKERS = ("/trafilatura/", "/lxml/", "/htmldate/", "/justext/", "/courlan/", "lxml.", "etree")
+LIBRARY_PACKAGES = ("trafilatura", "lxml", "htmldate", "justext", "courlan", "lxml_html_clean")
+
+
+def _is_library(file: str) -> bool:
+    return any(file.startswith(p + "/") or f"/{p}/" in file for p in LIBRARY_PACKAGES)
 
 
 @dataclass
@@ -298,16 +317,17 @@ def summarize_collapsed(path: Path, top: int = 15) -> ProfileSummary:
             continue
         count = int(count_s)
         total += count
-        frames = stack.split(";")
-        proc = frames[0] if frames and frames[0].startswith("process ") else "?"
-        per_process[_process_kind(proc)] += count
+        frames = _split_stack(stack)
+        procs = [f for f in frames if f.startswith("process ")]
+        # With --subprocesses a child's stack starts with its ancestors' process frames: the last is its own.
+        per_process[_process_kind(procs[-1] if procs else "?")] += count
         frames = [f for f in frames if not f.startswith(("process ", "thread "))]
         names = [_frame_name(f) for f in frames]
-        if names and any(m in names[-1][1] or m in names[-1][0] for m in LIBRARY_MARKERS):
+        if names and _is_library(names[-1][1]):
             library += count
         # Innermost frame that is not extraction-library code.
         for name, file in reversed(names):
-            if not any(m in file or m in name for m in LIBRARY_MARKERS):
+            if not _is_library(file):
                 own_self[name] += count
                 break
         for name in {n for n, file in names if any(d in file for d in project_dirs)}:
@@ -322,6 +342,20 @@ def summarize_collapsed(path: Path, top: int = 15) -> ProfileSummary:
     )
 
 
+def _split_stack(stack: str) -> list[str]:
+    """Frames of one collapsed stack; a process frame's quoted command line may itself hold ';'."""
+    frames: list[str] = []
+    open_quote = False
+    for piece in stack.split(";"):
+        if open_quote:
+            frames[-1] += ";" + piece
+            open_quote = frames[-1].count('"') % 2 == 1
+            continue
+        frames.append(piece)
+        open_quote = piece.startswith("process ") and piece.count('"') % 2 == 1
+    return frames
+
+
 def _process_kind(frame: str) -> str:
     if "crawlers.crawl_main" in frame:
         return "crawl subprocesses (scrapy)"
@@ -329,4 +363,4 @@ def _process_kind(frame: str) -> str:
         return "extraction workers"
     if "flows.cli" in frame or "scipol" in frame:
         return "ingest main process"
-    return frame[:60]
+    return frame.split(":", 1)[-1][:60]

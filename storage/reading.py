@@ -61,6 +61,9 @@ SEARCH_CANDIDATES = 1000
 """Search ranks at most this many matching articles, the most recently archived ones: a word found in
 half the archive is ranked among its newest 1,000 matches instead of reading every matching text."""
 
+SEARCH_WINDOW = 5 * SEARCH_CANDIDATES
+"""PostgreSQL: how many of the newest article ids are searched before the whole table (see `_candidates`)."""
+
 _TS = UTCDateTime()
 
 latest_articles = table(
@@ -421,14 +424,16 @@ class Reader:
             # Ranking reads every candidate's text, so it is bounded: the newest matches (highest search
             # rowid, an index order both databases can walk backwards and stop early) are the candidates.
             newest = literal_column("article_search.rowid") if dialect == "sqlite" else s.article_id
-            candidates = (
-                select(la.article_id.label("candidate_id"))
+            candidates_stmt = (
+                select(la.article_id)
                 .select_from(article_search.join(latest_articles, join_on))
                 .where(*conditions)
                 .order_by(newest.desc())
                 .limit(max(limit, SEARCH_CANDIDATES))
-                .subquery("candidates")
             )
+            ids = self._candidates(conn, candidates_stmt, max(limit, SEARCH_CANDIDATES))
+            if not ids:
+                return []
             title_hits = sum((case((_contains(la.title, t, dialect), 1), else_=0) for t in terms), literal(0))
             occurrences = sum((_count(la.title, t) + _count(la.text, t) for t in terms), literal(0))
             stmt = (
@@ -449,7 +454,7 @@ class Reader:
                     title_hits.label("title_hits"),
                     occurrences.label("occurrences"),
                 )
-                .select_from(latest_articles.join(candidates, candidates.c.candidate_id == la.article_id))
+                .where(la.article_id.in_(ids))
                 .order_by(
                     literal_column("title_hits").desc(),
                     literal_column("occurrences").desc(),
@@ -469,6 +474,24 @@ class Reader:
                 )
                 for row in conn.execute(stmt).mappings()
             ]
+
+    @staticmethod
+    def _candidates(conn: Connection, stmt: Select[Any], wanted: int) -> list[int]:
+        """Ids of the newest matching articles.
+
+        PostgreSQL finds matches through the trigram index and then re-checks every one of them against
+        its text, which for a common word means most of the archive. Looking first among the newest
+        `SEARCH_WINDOW` ids (a range on the primary key the planner combines with the trigram index)
+        bounds that; only when the window holds too few matches is the whole table searched.
+        """
+        if conn.dialect.name == "postgresql":
+            s = article_search.c
+            top = conn.execute(select(func.max(s.article_id))).scalar()
+            if top is not None and top > SEARCH_WINDOW:
+                ids = list(conn.execute(stmt.where(s.article_id > top - SEARCH_WINDOW)).scalars())
+                if len(ids) >= wanted:
+                    return ids
+        return list(conn.execute(stmt).scalars())
 
     # -- one article -------------------------------------------------------------------------------
 

@@ -100,3 +100,47 @@ def test_operator_deploys_from_prefect_yaml_and_runs_a_one_off_ingest(prefect_se
     table = artifacts[0]["data"]
     rows = json.loads(table) if isinstance(table, str) else table
     assert rows[0]["source"] == "demo_news"
+
+
+def test_two_workers_run_two_deployments_over_different_sources_side_by_side_into_postgresql(
+        prefect_server: PrefectServer, pg_url: str, tmp_path: Path) -> None:
+    server = prefect_server
+    assert server.cli("work-pool", "create", "scipol", "--type", "process", "--overwrite").returncode == 0
+    deployed = server.cli("--no-prompt", "deploy", "--all")
+    assert deployed.returncode == 0, deployed.stdout[-2000:]
+    env = {"SCIPOL_DATABASE_URL": pg_url, "SCIPOL_SPOOL_DIR": str(tmp_path / "spool")}
+    workers = [server.start_worker("scipol", env, tmp_path / f"worker{i}.log") for i in (1, 2)]
+    try:
+        with DemoSite() as site_a, DemoSite() as site_b:
+            sources_file = tmp_path / "two-sources.yaml"
+            template = (ROOT / "flows" / "demo" / "sources.yaml").read_text()
+            part_a = template.replace("__BASE_URL__", site_a.base_url)
+            part_b = template.replace("__BASE_URL__", site_b.base_url).replace("id: demo_news", "id: demo_mirror")
+            entries_b = part_b.split("sources:", 1)[1]
+            sources_file.write_text(part_a + entries_b)
+            before = {r["id"] for r in _api(server, "/flow_runs/filter", {})}
+            for deployment, source in (("ingest/hourly", "demo_news"), ("ingest/oneoff", "demo_mirror")):
+                r = server.cli("deployment", "run", deployment, "-p", f"sources_file={sources_file}",
+                               "-p", f'sources=["{source}"]')
+                assert r.returncode == 0, r.stdout + r.stderr
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                runs = [r for r in _api(server, "/flow_runs/filter", {}) if r["id"] not in before]
+                if len(runs) == 2 and all(r["state_type"] in ("COMPLETED", "FAILED", "CRASHED") for r in runs):
+                    break
+                time.sleep(2)
+    finally:
+        for w in workers:
+            stop_process(w)
+    assert sorted(r["state_type"] for r in runs) == ["COMPLETED", "COMPLETED"], \
+        [(r["name"], r["state_type"]) for r in runs]
+    engine = sa.create_engine(pg_url)
+    with engine.connect() as conn:
+        per_source = dict(conn.execute(sa.text(
+            "select source_id, count(*) from latest_articles group by source_id")).all())
+        gaps = conn.execute(sa.text(
+            "select count(*) from (select article_id, max(version_no) m, count(*) n from article_versions "
+            "group by article_id) t where m != n")).scalar_one()
+    engine.dispose()
+    assert per_source.get("demo_news", 0) >= 30 and per_source.get("demo_mirror", 0) >= 30
+    assert gaps == 0

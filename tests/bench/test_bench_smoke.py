@@ -1,0 +1,139 @@
+"""The bench machinery on a tiny corpus: generator, multi-host site, profile reader, and one whole run."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bench.corpus import MAX_BYTES, MIN_BYTES, generate_corpus, load_manifest
+from bench.measure import process_tree, summarize_collapsed
+from bench.run import NOTES_MARKER, main, write_results
+from bench.site import BenchSites
+
+
+def _get(base: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def test_corpus_is_the_same_for_the_same_seed_and_pages_are_article_sized(tmp_path: Path) -> None:
+    a = generate_corpus(tmp_path / "a", pages=10, hosts=3, seed=7)
+    b = generate_corpus(tmp_path / "b", pages=10, hosts=3, seed=7)
+    c = generate_corpus(tmp_path / "c", pages=10, hosts=3, seed=8)
+    digests = [p.sha256 for h in a for p in h.pages]
+    assert digests == [p.sha256 for h in b for p in h.pages]
+    assert digests != [p.sha256 for h in c for p in h.pages]
+    assert len(digests) == len(set(digests)) == 10
+    assert [h.host for h in a] == ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+    assert {(h.layout, h.lang) for h in a} == {("news", "en"), ("gov", "zh"), ("wechat", "zh")}
+    for h in a:
+        for p in h.pages:
+            body = (tmp_path / "a" / p.file).read_bytes()
+            assert MIN_BYTES * 0.95 <= len(body) <= MAX_BYTES * 1.05
+            assert b"<script" in body and b"<nav" in body  # the furniture real pages carry
+    assert load_manifest(tmp_path / "a") == a  # a second call reuses the files
+
+
+def test_each_host_serves_its_own_feed_sitemap_and_pages_with_304s(tmp_path: Path) -> None:
+    hosts = generate_corpus(tmp_path, pages=6, hosts=2, seed=1)
+    with BenchSites(tmp_path, hosts) as sites:
+        urls = sites.base_urls()
+        assert set(urls) == {"127.0.0.2", "127.0.0.3"}
+        for h in hosts:
+            base = urls[h.host]
+            status, _, sitemap = _get(base, "/sitemap.xml")
+            assert status == 200
+            locs = re.findall(r"<loc>([^<]+)</loc>", sitemap.decode())
+            assert locs == [base + p.path for p in h.pages]
+            assert _get(base, "/feed.xml")[0] == 200
+            assert _get(base, "/robots.txt")[0] == 200
+            page = h.pages[0]
+            status, headers, body = _get(base, page.path)
+            assert status == 200 and body == (tmp_path / page.file).read_bytes()
+            assert _get(base, page.path, {"If-None-Match": headers["etag"]})[0] == 304
+            assert _get(base, page.path, {"If-Modified-Since": headers["last-modified"]})[0] == 304
+            assert _get(base, page.path, {"If-None-Match": '"other"'})[0] == 200
+        # A page of one host is not served by another.
+        assert _get(urls["127.0.0.3"], hosts[0].pages[0].path)[0] == 404
+        stats = json.loads(_get(urls["127.0.0.2"], "/_bench/stats")[2])
+        assert stats["by_status"]["304"] == 4 and stats["by_status"]["404"] == 1
+
+
+def test_profile_summary_splits_processes_and_leaves_library_frames_out(tmp_path: Path) -> None:
+    raw = tmp_path / "profile.txt"
+    main_proc = 'process 10:"python -m flows.cli ingest --json"'
+    worker = 'process 11:"python -c from multiprocessing.spawn import spawn_main; spawn_main(pipe_handle=5)"'
+    crawl = 'process 12:"python -m crawlers.crawl_main job.json"'
+    raw.write_text("\n".join([
+        f"{main_proc};run_ingest (flows/runs.py:50);store (storage/archive.py:300) 30",
+        f"{main_proc};{worker};_extract (crawlers/extract/article.py:150);bare_extraction (trafilatura/core.py:9) 50",
+        f"{main_proc};{worker};_extract (crawlers/extract/article.py:150);clean_text (crawlers/extract/cleaning.py:9) 10",
+        f"{main_proc};{crawl};parse_article (crawlers/spiders/source.py:380) 10",
+    ]) + "\n")
+    s = summarize_collapsed(raw)
+    assert s.samples == 100
+    assert dict(s.by_process) == {"extraction workers": 60.0, "ingest main process": 30.0,
+                                  "crawl subprocesses (scrapy)": 10.0}
+    assert s.library_share == 50.0
+    top = dict(s.top_self)
+    # trafilatura's own time is charged to our caller, never listed itself.
+    assert top["crawlers/extract/article.py:_extract"] == 50.0
+    assert not any("trafilatura" in k for k in top)
+    assert dict(s.top_inclusive)["crawlers/extract/article.py:_extract"] == 60.0
+
+
+def test_process_tree_finds_this_process() -> None:
+    import os
+
+    assert process_tree(os.getpid())[0] == os.getpid()
+
+
+REQUIRED_KEYS = {"pages", "baseline_s", "ingest_sqlite_s", "ingest_postgres_s", "second_run_s", "peak_rss_mb",
+                 "ratios", "machine", "command", "runs", "goals", "settings", "throughput_pages_per_s"}
+
+
+@pytest.mark.timeout(300)
+def test_a_tiny_bench_run_writes_every_figure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results_dir = tmp_path / "results"
+    results_dir.mkdir()
+    (results_dir / "RESULTS.md").write_text(f"old\n{NOTES_MARKER}\nHand-written finding.\n")
+    rc = main(["--pages", "20", "--hosts", "2", "--no-postgres", "--out", str(tmp_path / "out"),
+               "--results-dir", str(results_dir)])
+    assert rc == 0
+    data = json.loads((results_dir / "results.json").read_text())
+    assert REQUIRED_KEYS <= set(data)
+    assert data["pages"] == 20 and data["hosts"] == 2
+    assert data["command"] == "python -m bench.run --pages 20 --hosts 2 --no-postgres --out " \
+        f"{tmp_path / 'out'} --results-dir {results_dir}"
+    for key in ("baseline_s", "ingest_sqlite_s", "second_run_s"):
+        assert data[key] > 0
+    assert data["ingest_postgres_s"] is None and "skipped" in data["postgres_note"]
+    assert 50 < data["peak_rss_mb"] < 4096 and data["peak_pss_mb"] <= data["peak_rss_mb"]
+    assert data["machine"]["cores"] >= 1 and data["machine"]["packages"]["trafilatura"]
+    runs = data["runs"]
+    assert runs["baseline"]["fetched"] == 20 and runs["baseline"]["with_text"] == 20
+    assert runs["ingest_sqlite"]["pages_fetched"] == 20 and runs["ingest_sqlite"]["new_articles"] == 20
+    assert runs["ingest_sqlite"]["errors"] == {}
+    # The second run over the unchanged site is answered with 304s and stores no new version.
+    assert runs["second_run_sqlite"]["not_modified"] == 20 and runs["second_run_sqlite"]["new_versions"] == 0
+    assert runs["second_run_sqlite"]["site_answers"]["304"] == 20
+    assert data["ratios"]["second_vs_first"] == round(data["second_run_s"] / data["ingest_sqlite_s"], 3)
+    md = (results_dir / "RESULTS.md").read_text()
+    assert "| baseline" in md and "Hand-written finding." in md and "old\n" not in md
+    assert "pages 20 on 2 hosts" in capsys.readouterr().out
+    # A run of another size is kept beside the default one, not over it.
+    data["pages"] = 2000
+    (results_dir / "results.json").write_text(json.dumps(data))
+    write_results({**data, "pages": 20, "command": "again"}, results_dir)
+    merged = json.loads((results_dir / "results.json").read_text())
+    assert merged["pages"] == 2000 and merged["other_runs"]["20"]["command"] == "again"
