@@ -57,7 +57,9 @@ def _warm() -> None:
     import trafilatura  # noqa: F401 - load the library in each worker before the clock matters
 
 
-def run_baseline(base_urls: list[str], threads: int = 16, workers: int | None = None) -> dict[str, float | int]:
+def run_baseline(
+    base_urls: list[str], threads: int = 16, workers: int | None = None
+) -> dict[str, float | int]:
     """Fetch and extract every sitemap URL of the given hosts; the figures of that run."""
     workers = workers or os.cpu_count() or 1
     started = time.perf_counter()
@@ -94,9 +96,16 @@ def run_baseline(base_urls: list[str], threads: int = 16, workers: int | None = 
             n = fut.result()
             chars += n
             with_text += n > 0
-    return {"urls": len(urls), "fetched": fetched, "failed": failed, "with_text": with_text,
-            "chars": chars, "seconds": round(time.perf_counter() - started, 3), "workers": workers,
-            "threads": threads}
+    return {
+        "urls": len(urls),
+        "fetched": fetched,
+        "failed": failed,
+        "with_text": with_text,
+        "chars": chars,
+        "seconds": round(time.perf_counter() - started, 3),
+        "workers": workers,
+        "threads": threads,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,33 +44,87 @@ MIN_BYTES, MAX_BYTES, MEDIAN_BYTES = 30_000, 150_000, 65_000
 
 # (layout, language) of host 0, 1, 2, ...: a mix close to the production source list.
 HOST_PROFILES: tuple[tuple[str, str], ...] = (
-    ("news", "en"), ("gov", "zh"), ("wechat", "zh"), ("press", "en"),
-    ("news", "zh"), ("gov", "en"), ("news", "en"), ("press", "en"),
+    ("news", "en"),
+    ("gov", "zh"),
+    ("wechat", "zh"),
+    ("press", "en"),
+    ("news", "zh"),
+    ("gov", "en"),
+    ("news", "en"),
+    ("press", "en"),
 )
 
 _EN_SUBJECTS = (
-    "The agency", "The ministry", "The National Science Foundation", "The research council", "The panel",
-    "The funding body", "The government", "The office of science policy", "The university consortium",
-    "The European Commission", "The space agency", "The health institute", "Lawmakers", "The committee",
-    "Researchers", "The programme director", "The secretary of state for science", "The review board",
+    "The agency",
+    "The ministry",
+    "The National Science Foundation",
+    "The research council",
+    "The panel",
+    "The funding body",
+    "The government",
+    "The office of science policy",
+    "The university consortium",
+    "The European Commission",
+    "The space agency",
+    "The health institute",
+    "Lawmakers",
+    "The committee",
+    "Researchers",
+    "The programme director",
+    "The secretary of state for science",
+    "The review board",
 )
 _EN_VERBS = (
-    "announced", "proposed", "approved", "launched", "expanded", "reviewed", "cut", "increased",
-    "postponed", "confirmed", "outlined", "published", "renewed", "criticised", "welcomed", "evaluated",
+    "announced",
+    "proposed",
+    "approved",
+    "launched",
+    "expanded",
+    "reviewed",
+    "cut",
+    "increased",
+    "postponed",
+    "confirmed",
+    "outlined",
+    "published",
+    "renewed",
+    "criticised",
+    "welcomed",
+    "evaluated",
 )
 _EN_OBJECTS = (
-    "a new funding call for quantum computing", "the budget for basic research", "a national AI strategy",
-    "grants for early-career scientists", "the open-access mandate", "a climate research programme",
-    "the semiconductor initiative", "funding for vaccine development", "a review of research integrity",
-    "the fusion energy roadmap", "support for biodiversity monitoring", "the data-sharing policy",
-    "new rules on research security", "a fellowship scheme for postdoctoral researchers",
-    "the national laboratory network", "investment in research infrastructure", "the exascale project",
+    "a new funding call for quantum computing",
+    "the budget for basic research",
+    "a national AI strategy",
+    "grants for early-career scientists",
+    "the open-access mandate",
+    "a climate research programme",
+    "the semiconductor initiative",
+    "funding for vaccine development",
+    "a review of research integrity",
+    "the fusion energy roadmap",
+    "support for biodiversity monitoring",
+    "the data-sharing policy",
+    "new rules on research security",
+    "a fellowship scheme for postdoctoral researchers",
+    "the national laboratory network",
+    "investment in research infrastructure",
+    "the exascale project",
 )
 _EN_TAILS = (
-    "on Tuesday", "after months of consultation", "for the next fiscal year", "with immediate effect",
-    "despite objections from universities", "following a parliamentary hearing", "in a statement",
-    "worth 120 million dollars", "over the next five years", "as part of a wider reform",
-    "according to officials", "after an independent review", "in response to the consultation",
+    "on Tuesday",
+    "after months of consultation",
+    "for the next fiscal year",
+    "with immediate effect",
+    "despite objections from universities",
+    "following a parliamentary hearing",
+    "in a statement",
+    "worth 120 million dollars",
+    "over the next five years",
+    "as part of a wider reform",
+    "according to officials",
+    "after an independent review",
+    "in response to the consultation",
 )
 _EN_CLAUSES = (
     "Applications open in September and close at the end of the year.",
@@ -86,33 +140,96 @@ _EN_FIRST = ("Jane", "Michael", "Priya", "Chen", "Laura", "Tomás", "Aisha", "Da
 _EN_LAST = ("Doe", "Smith", "Patel", "Wang", "Müller", "García", "Okafor", "Kim", "Rossi", "Novak")
 
 _ZH_SUBJECTS = (
-    "科技部", "国家自然科学基金委员会", "教育部", "中国科学院", "工业和信息化部", "国家发展改革委",
-    "财政部", "国务院办公厅", "省科技厅", "市科技局", "中国工程院", "国家知识产权局", "有关部门",
+    "科技部",
+    "国家自然科学基金委员会",
+    "教育部",
+    "中国科学院",
+    "工业和信息化部",
+    "国家发展改革委",
+    "财政部",
+    "国务院办公厅",
+    "省科技厅",
+    "市科技局",
+    "中国工程院",
+    "国家知识产权局",
+    "有关部门",
 )
 _ZH_VERBS = ("发布", "印发", "启动", "部署", "推进", "公布", "组织实施", "出台", "召开会议研究", "审议通过")
 _ZH_OBJECTS = (
-    "关于加强基础研究的若干意见", "国家重点研发计划重点专项项目申报指南", "科技成果转化行动方案",
-    "新一代人工智能发展规划", "科研诚信建设工作要求", "青年科学家支持计划", "量子信息科技专项",
-    "关键核心技术攻关工程", "科技人才评价改革试点方案", "国家实验室体系建设规划", "集成电路产业扶持政策",
-    "碳达峰碳中和科技创新行动方案", "基础研究十年行动方案", "科研经费管理改革措施",
+    "关于加强基础研究的若干意见",
+    "国家重点研发计划重点专项项目申报指南",
+    "科技成果转化行动方案",
+    "新一代人工智能发展规划",
+    "科研诚信建设工作要求",
+    "青年科学家支持计划",
+    "量子信息科技专项",
+    "关键核心技术攻关工程",
+    "科技人才评价改革试点方案",
+    "国家实验室体系建设规划",
+    "集成电路产业扶持政策",
+    "碳达峰碳中和科技创新行动方案",
+    "基础研究十年行动方案",
+    "科研经费管理改革措施",
 )
 _ZH_TAILS = (
-    "，进一步优化科研管理流程。", "，着力提升自主创新能力。", "，切实减轻科研人员负担。",
-    "，推动产学研深度融合。", "，为高质量发展提供有力支撑。", "，加快建设科技强国。",
-    "，完善项目评审和经费使用机制。", "，引导社会资本投入基础研究。", "，强化企业科技创新主体地位。",
+    "，进一步优化科研管理流程。",
+    "，着力提升自主创新能力。",
+    "，切实减轻科研人员负担。",
+    "，推动产学研深度融合。",
+    "，为高质量发展提供有力支撑。",
+    "，加快建设科技强国。",
+    "，完善项目评审和经费使用机制。",
+    "，引导社会资本投入基础研究。",
+    "，强化企业科技创新主体地位。",
 )
 _ZH_CLAUSES = (
-    "会议强调，要坚持目标导向和问题导向相结合。", "各地区各部门要结合实际认真贯彻落实。",
-    "据介绍，今年中央财政安排资金较上年增长百分之八。", "专家表示，这一举措将有效激发创新活力。",
-    "申报单位应于规定时间内通过信息系统提交材料。", "下一步，将加强政策评估和动态调整。",
-    "截至目前，已有三百余家单位参与试点工作。", "文件明确了各项任务的责任分工和时间节点。",
+    "会议强调，要坚持目标导向和问题导向相结合。",
+    "各地区各部门要结合实际认真贯彻落实。",
+    "据介绍，今年中央财政安排资金较上年增长百分之八。",
+    "专家表示，这一举措将有效激发创新活力。",
+    "申报单位应于规定时间内通过信息系统提交材料。",
+    "下一步，将加强政策评估和动态调整。",
+    "截至目前，已有三百余家单位参与试点工作。",
+    "文件明确了各项任务的责任分工和时间节点。",
 )
 _ZH_NAMES = ("张伟", "王芳", "李娜", "刘洋", "陈静", "杨帆", "赵磊", "黄敏", "周婷", "吴刚")
 
-_NAV_EN = ("News", "Funding", "Policy", "Research", "Education", "Innovation", "Space", "Health",
-           "Climate", "Data", "Events", "Opinion", "Careers", "About us", "Contact", "Subscribe")
-_NAV_ZH = ("首页", "要闻", "政策", "通知公告", "科技动态", "地方科技", "国际合作", "人才", "基础研究",
-           "成果转化", "政务公开", "互动交流", "专题专栏", "数据发布", "机构设置", "办事服务")
+_NAV_EN = (
+    "News",
+    "Funding",
+    "Policy",
+    "Research",
+    "Education",
+    "Innovation",
+    "Space",
+    "Health",
+    "Climate",
+    "Data",
+    "Events",
+    "Opinion",
+    "Careers",
+    "About us",
+    "Contact",
+    "Subscribe",
+)
+_NAV_ZH = (
+    "首页",
+    "要闻",
+    "政策",
+    "通知公告",
+    "科技动态",
+    "地方科技",
+    "国际合作",
+    "人才",
+    "基础研究",
+    "成果转化",
+    "政务公开",
+    "互动交流",
+    "专题专栏",
+    "数据发布",
+    "机构设置",
+    "办事服务",
+)
 
 
 @dataclass(frozen=True)
@@ -152,10 +269,14 @@ def host_address(index: int) -> str:
 
 def _site_name(layout: str, lang: str, index: int) -> str:
     names = {
-        ("news", "en"): "Research Policy Today", ("news", "zh"): "科技政策日报",
-        ("gov", "zh"): "科学技术部门户网站", ("gov", "en"): "Department for Science Notices",
-        ("wechat", "zh"): "科技前沿观察", ("press", "en"): "National Research Agency Newsroom",
-        ("wechat", "en"): "Science Frontier Watch", ("press", "zh"): "研究机构新闻中心",
+        ("news", "en"): "Research Policy Today",
+        ("news", "zh"): "科技政策日报",
+        ("gov", "zh"): "科学技术部门户网站",
+        ("gov", "en"): "Department for Science Notices",
+        ("wechat", "zh"): "科技前沿观察",
+        ("press", "en"): "National Research Agency Newsroom",
+        ("wechat", "en"): "Science Frontier Watch",
+        ("press", "zh"): "研究机构新闻中心",
     }
     return f"{names[(layout, lang)]} {index + 1}"
 
@@ -228,21 +349,36 @@ def _footer(rng: random.Random, lang: str, site: str, links: int) -> str:
     labels = _NAV_EN if lang == "en" else _NAV_ZH
     cols = "".join(
         f'<div class="footer-col"><h4>{escape(rng.choice(labels))}</h4><ul>'
-        + "".join(f'<li><a href="/f/{c}/{j}.html">{escape(rng.choice(labels))}</a></li>' for j in range(links // 6))
+        + "".join(
+            f'<li><a href="/f/{c}/{j}.html">{escape(rng.choice(labels))}</a></li>' for j in range(links // 6)
+        )
         + "</ul></div>"
         for c in range(6)
     )
-    legal = (f"© 2025 {escape(site)}. All rights reserved. Privacy policy | Terms of use | Cookie settings"
-             if lang == "en" else f"版权所有：{escape(site)}　主办单位：{escape(site)}　网站标识码：bm06000001　"
-             "京ICP备05022684号　京公网安备11010802027185号")
+    legal = (
+        f"© 2025 {escape(site)}. All rights reserved. Privacy policy | Terms of use | Cookie settings"
+        if lang == "en"
+        else f"版权所有：{escape(site)}　主办单位：{escape(site)}　网站标识码：bm06000001　"
+        "京ICP备05022684号　京公网安备11010802027185号"
+    )
     return f'<footer class="site-footer">{cols}<p class="legal">{legal}</p></footer>'
 
 
 def _css(rng: random.Random, rules: int) -> str:
-    props = ("margin:0 auto", "padding:4px 8px", "color:#1a1a1a", "font-size:14px", "display:flex",
-             "line-height:1.6", "border-bottom:1px solid #e5e5e5", "background:#fafafa", "max-width:1200px")
+    props = (
+        "margin:0 auto",
+        "padding:4px 8px",
+        "color:#1a1a1a",
+        "font-size:14px",
+        "display:flex",
+        "line-height:1.6",
+        "border-bottom:1px solid #e5e5e5",
+        "background:#fafafa",
+        "max-width:1200px",
+    )
     body = "".join(
-        f".c{rng.randint(0, 99999):05x} .e{i}>a:hover{{{';'.join(rng.sample(props, 3))}}}" for i in range(rules)
+        f".c{rng.randint(0, 99999):05x} .e{i}>a:hover{{{';'.join(rng.sample(props, 3))}}}"
+        for i in range(rules)
     )
     return f"<style>{body}</style>"
 
@@ -253,34 +389,54 @@ def _script_blob(rng: random.Random, lang: str, nbytes: int) -> str:
     size = 0
     i = 0
     while size < nbytes:
-        item = {"id": rng.randint(1, 10**7), "slug": f"item-{i}", "title": _title(rng, lang),
-                "url": f"/a/{rng.randint(1, 99999)}.html", "views": rng.randint(0, 50000),
-                "tags": [rng.choice(_NAV_EN) for _ in range(3)]}
+        item = {
+            "id": rng.randint(1, 10**7),
+            "slug": f"item-{i}",
+            "title": _title(rng, lang),
+            "url": f"/a/{rng.randint(1, 99999)}.html",
+            "views": rng.randint(0, 50000),
+            "tags": [rng.choice(_NAV_EN) for _ in range(3)],
+        }
         chunk = json.dumps(item, ensure_ascii=False)
         parts.append(chunk)
         size += len(chunk.encode("utf-8")) + 1
         i += 1
     state = "[" + ",".join(parts) + "]"
-    return ('<script id="__APP_STATE__" type="application/json">{"props":{"pageProps":{"feed":' + state
-            + '}}}</script><script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push('
-            "arguments)}gtag('js',new Date());gtag('config','G-BENCH0000');</script>")
+    return (
+        '<script id="__APP_STATE__" type="application/json">{"props":{"pageProps":{"feed":'
+        + state
+        + "}}}</script><script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push("
+        "arguments)}gtag('js',new Date());gtag('config','G-BENCH0000');</script>"
+    )
 
 
 def _json_ld(title: str, published: datetime, author: str, site: str) -> str:
-    data = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": title,
-            "datePublished": published.isoformat(), "author": {"@type": "Person", "name": author},
-            "publisher": {"@type": "Organization", "name": site}}
+    data = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": title,
+        "datePublished": published.isoformat(),
+        "author": {"@type": "Person", "name": author},
+        "publisher": {"@type": "Organization", "name": site},
+    }
     return f'<script type="application/ld+json">{json.dumps(data, ensure_ascii=False)}</script>'
 
 
 def _signup(lang: str) -> str:
-    text = ("Get the weekly science-policy briefing in your inbox." if lang == "en"
-            else "订阅每周科技政策简报，第一时间获取最新资讯。")
-    return (f'<div class="newsletter"><p>{text}</p><form action="/subscribe">'
-            '<input type="email" name="email" placeholder="you@example.org"><button>Sign up</button></form></div>')
+    text = (
+        "Get the weekly science-policy briefing in your inbox."
+        if lang == "en"
+        else "订阅每周科技政策简报，第一时间获取最新资讯。"
+    )
+    return (
+        f'<div class="newsletter"><p>{text}</p><form action="/subscribe">'
+        '<input type="email" name="email" placeholder="you@example.org"><button>Sign up</button></form></div>'
+    )
 
 
-def _head(title: str, site: str, lang: str, published: datetime, author: str, css: str, extra: str = "") -> str:
+def _head(
+    title: str, site: str, lang: str, published: datetime, author: str, css: str, extra: str = ""
+) -> str:
     sep = " | " if lang == "en" else "_"
     return (
         f'<!DOCTYPE html>\n<html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">'
@@ -293,8 +449,9 @@ def _head(title: str, site: str, lang: str, published: datetime, author: str, cs
     )
 
 
-def _render_news(rng: random.Random, lang: str, site: str, title: str, published: datetime,
-                 author: str, paras: list[str]) -> tuple[str, str]:
+def _render_news(
+    rng: random.Random, lang: str, site: str, title: str, published: datetime, author: str, paras: list[str]
+) -> tuple[str, str]:
     en = lang == "en"
     date_txt = published.strftime("%B %d, %Y") if en else published.strftime("%Y年%m月%d日 %H:%M")
     byline = f"By {author} | {date_txt}" if en else f"本报记者 {author}"
@@ -304,8 +461,15 @@ def _render_news(rng: random.Random, lang: str, site: str, title: str, published
         (f"<h2>{escape(p[:60])}</h2>" if i and i % 6 == 0 else "") + f"<p>{escape(p)}</p>"
         for i, p in enumerate(paras)
     )
-    head = _head(title, site, lang, published, author, _css(rng, rng.randint(150, 300)),
-                 _json_ld(title, published, author, site))
+    head = _head(
+        title,
+        site,
+        lang,
+        published,
+        author,
+        _css(rng, rng.randint(150, 300)),
+        _json_ld(title, published, author, site),
+    )
     top = (
         '<body class="article-page"><div id="cookie-banner">We use cookies to improve your experience. '
         '<button>Accept</button></div><header class="site-header"><a class="logo" href="/">'
@@ -323,8 +487,9 @@ def _render_news(rng: random.Random, lang: str, site: str, title: str, published
     return head, top
 
 
-def _render_gov(rng: random.Random, lang: str, site: str, title: str, published: datetime,
-                author: str, paras: list[str]) -> tuple[str, str]:
+def _render_gov(
+    rng: random.Random, lang: str, site: str, title: str, published: datetime, author: str, paras: list[str]
+) -> tuple[str, str]:
     en = lang == "en"
     dept = rng.choice(_ZH_SUBJECTS)
     if en:
@@ -336,8 +501,10 @@ def _render_gov(rng: random.Random, lang: str, site: str, title: str, published:
         fonts, attach = "【字体：大 中 小】", f"附件：申报指南{rng.randint(1, 999)}.pdf"
         editor, qr, related = f"【责任编辑：{author}】", "扫一扫在手机打开当前页", "相关文章"
     loc, home, notices, index_no, issuer = (
-        ("You are here: ", "Home", "Notices", "Index no.: ", "Issued by: ") if en
-        else ("当前位置：", "首页", "通知公告", "索引号：", "发文机关："))
+        ("You are here: ", "Home", "Notices", "Index no.: ", "Issued by: ")
+        if en
+        else ("当前位置：", "首页", "通知公告", "索引号：", "发文机关：")
+    )
     if en:
         dept = rng.choice(_EN_SUBJECTS)
     body = "".join(f'<p style="text-indent:2em">{escape(p)}</p>' for p in paras)
@@ -360,8 +527,9 @@ def _render_gov(rng: random.Random, lang: str, site: str, title: str, published:
     return head, top
 
 
-def _render_wechat(rng: random.Random, lang: str, site: str, title: str, published: datetime,
-                   author: str, paras: list[str]) -> tuple[str, str]:
+def _render_wechat(
+    rng: random.Random, lang: str, site: str, title: str, published: datetime, author: str, paras: list[str]
+) -> tuple[str, str]:
     body = "".join(
         f'<section style="margin-bottom:16px"><p style="line-height:1.75em"><span style="font-size:15px">'
         f"{escape(p)}</span></p></section>"
@@ -385,21 +553,31 @@ def _render_wechat(rng: random.Random, lang: str, site: str, title: str, publish
     return head, top
 
 
-def _render_press(rng: random.Random, lang: str, site: str, title: str, published: datetime,
-                  author: str, paras: list[str]) -> tuple[str, str]:
+def _render_press(
+    rng: random.Random, lang: str, site: str, title: str, published: datetime, author: str, paras: list[str]
+) -> tuple[str, str]:
     agency = rng.choice(_EN_SUBJECTS).removeprefix("The ")
     body = "".join(f"<p>{escape(p)}</p>" for p in paras)
-    contact = (f"Media contact: {author}, Office of Public Affairs, press@agency.example.org, "
-               f"+1 202 555 {rng.randint(1000, 9999)}")
-    head = _head(title, site, lang, published, author, _css(rng, rng.randint(100, 250)),
-                 _json_ld(title, published, author, site))
+    contact = (
+        f"Media contact: {author}, Office of Public Affairs, press@agency.example.org, "
+        f"+1 202 555 {rng.randint(1000, 9999)}"
+    )
+    head = _head(
+        title,
+        site,
+        lang,
+        published,
+        author,
+        _css(rng, rng.randint(100, 250)),
+        _json_ld(title, published, author, site),
+    )
     top = (
         f'<body class="newsroom"><header><a class="logo" href="/">{escape(site)}</a>'
         f"{_nav(rng, lang, rng.randint(80, 200))}</header><main>"
         '<div class="release-label">News release</div>'
         f'<h1 class="release-title">{escape(title)}</h1>'
         f'<div class="release-meta"><time datetime="{published.isoformat()}">'
-        f'{published.strftime("%B %d, %Y")}</time></div>'
+        f"{published.strftime('%B %d, %Y')}</time></div>"
         f'<div class="release-body"><p><strong>FOR IMMEDIATE RELEASE</strong></p>{body}<p>###</p>'
         f"<p><strong>About {escape(agency)}</strong></p><p>{escape(agency)} supports fundamental research "
         "and education in all the non-medical fields of science and engineering.</p>"
@@ -413,8 +591,9 @@ def _render_press(rng: random.Random, lang: str, site: str, title: str, publishe
 _RENDERERS = {"news": _render_news, "gov": _render_gov, "wechat": _render_wechat, "press": _render_press}
 
 
-def render_page(rng: random.Random, layout: str, lang: str, site: str, title: str, published: datetime,
-                target_bytes: int) -> bytes:
+def render_page(
+    rng: random.Random, layout: str, lang: str, site: str, title: str, published: datetime, target_bytes: int
+) -> bytes:
     """One article page of about `target_bytes` (at least the page without its script blob)."""
     author = _author(rng, lang)
     paras = _paragraphs(rng, lang)
@@ -464,13 +643,27 @@ def generate_corpus(out_dir: Path, pages: int, hosts: int, seed: int = 2025) -> 
             body = render_page(rng, layout, lang, site, title, published, _page_size(rng))
             rel = f"{host_dir}/a/{_slug(title, n)}.html"
             (out_dir / rel).write_bytes(body)
-            entries.append(PageEntry(path="/" + rel.split("/", 1)[1], file=rel, title=title, lang=lang,
-                                     layout=layout, published=published.isoformat(), size=len(body),
-                                     sha256=hashlib.sha256(body).hexdigest()))
-        result.append(HostEntry(host=host_address(h), dir=host_dir, layout=layout, lang=lang,
-                                site_name=site, pages=entries))
-    manifest_path.write_text(json.dumps({**params, "hosts_list": [asdict(h) for h in result]},
-                                        ensure_ascii=False), encoding="utf-8")
+            entries.append(
+                PageEntry(
+                    path="/" + rel.split("/", 1)[1],
+                    file=rel,
+                    title=title,
+                    lang=lang,
+                    layout=layout,
+                    published=published.isoformat(),
+                    size=len(body),
+                    sha256=hashlib.sha256(body).hexdigest(),
+                )
+            )
+        result.append(
+            HostEntry(
+                host=host_address(h), dir=host_dir, layout=layout, lang=lang, site_name=site, pages=entries
+            )
+        )
+    manifest_path.write_text(
+        json.dumps({**params, "hosts_list": [asdict(h) for h in result]}, ensure_ascii=False),
+        encoding="utf-8",
+    )
     log.info("corpus: %d pages on %d hosts written to %s", pages, hosts, out_dir)
     return result
 

@@ -144,8 +144,15 @@ class Timed:
     stderr_tail: str
 
 
-def run_timed(cmd: list[str], *, env: dict[str, str] | None = None, timeout_s: float, sample_memory: bool = False,
-              log_path: Path | None = None, cwd: Path | None = None) -> Timed:
+def run_timed(
+    cmd: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    timeout_s: float,
+    sample_memory: bool = False,
+    log_path: Path | None = None,
+    cwd: Path | None = None,
+) -> Timed:
     """Run `cmd` to the end (killing its whole tree at the timeout); wall, CPU and peak tree memory.
 
     CPU comes from wait4() of this one child, so two timed runs at once do not count each other.
@@ -154,11 +161,21 @@ def run_timed(cmd: list[str], *, env: dict[str, str] | None = None, timeout_s: f
     chunks: list[bytes] = []
     with open(err_path, "wb") as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=err,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         assert proc.stdout is not None
-        reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: proc.stdout.read(65536), b"")),  # type: ignore[union-attr]
-                                  name="timed-stdout", daemon=True)
+        reader = threading.Thread(
+            target=lambda: chunks.extend(iter(lambda: proc.stdout.read(65536), b"")),  # type: ignore[union-attr]
+            name="timed-stdout",
+            daemon=True,
+        )
         reader.start()
         sampler = TreeMemory(proc.pid).start() if sample_memory else None
         deadline = started + timeout_s
@@ -186,10 +203,16 @@ def run_timed(cmd: list[str], *, env: dict[str, str] | None = None, timeout_s: f
     if log_path is None:
         err_path.unlink(missing_ok=True)
     mb = 1024 * 1024
-    return Timed(proc.returncode, round(wall, 3), round(cpu, 3),
-                 round(sampler.peak_rss / mb, 1) if sampler else None,
-                 round(sampler.peak_pss / mb, 1) if sampler else None,
-                 sampler.peak_processes if sampler else None, b"".join(chunks).decode("utf-8", "replace"), tail)
+    return Timed(
+        proc.returncode,
+        round(wall, 3),
+        round(cpu, 3),
+        round(sampler.peak_rss / mb, 1) if sampler else None,
+        round(sampler.peak_pss / mb, 1) if sampler else None,
+        sampler.peak_processes if sampler else None,
+        b"".join(chunks).decode("utf-8", "replace"),
+        tail,
+    )
 
 
 # --- a throwaway PostgreSQL ----------------------------------------------------------------------
@@ -203,7 +226,9 @@ def find_pg_bindir() -> Path | None:
     pg_config = shutil.which("pg_config")
     if pg_config:
         try:
-            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True)
+            out = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True
+            )
             candidates.append(Path(out.stdout.strip()))
         except (OSError, subprocess.SubprocessError):
             pass
@@ -235,26 +260,57 @@ class ThrowawayPostgres:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(args[:2])} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+            raise RuntimeError(
+                f"{' '.join(args[:2])} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}"
+            )
         return proc.stdout
 
     def version(self) -> str:
         return self._run("postgres", "--version").strip()
 
     def start(self) -> None:
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                  "--no-locale", "--no-sync")
-        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c max_connections=100 "
-                   "-c shared_buffers=128MB")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options,
-                  "-w", "-t", "60", "start")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+        )
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c max_connections=100 "
+            "-c shared_buffers=128MB"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         self.started = True
 
     def create_database(self, name: str) -> str:
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
-                             autocommit=True, connect_timeout=10) as conn:
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user="postgres",
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=10,
+        ) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}"')
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
@@ -300,10 +356,10 @@ def _frame_name(frame: str) -> tuple[str, str]:
 def summarize_collapsed(path: Path, top: int = 15) -> ProfileSummary:
     """Read a py-spy ``--format raw`` (collapsed stacks) file: where CPU samples went.
 
-    `top_self`: functions outside trafilatura/lxml ranked by the samples where they are the
-    innermost non-library frame (library work called from them is not counted to them);
-    `top_inclusive`: our own functions (crawlers/, flows/, storage/, schemas/) by the samples
-    they appear in at all.
+    `top_self`: self time of functions outside trafilatura/lxml/htmldate (samples whose innermost
+    frame is in those libraries are `library_share` instead; C code called from a Python function,
+    e.g. lxml's xpath, counts to that function); `top_inclusive`: our own functions (crawlers/,
+    flows/, storage/, schemas/) by the samples they appear in at all.
     """
     total = 0
     per_process: Counter[str] = Counter()
@@ -324,12 +380,9 @@ def summarize_collapsed(path: Path, top: int = 15) -> ProfileSummary:
         frames = [f for f in frames if not f.startswith(("process ", "thread "))]
         names = [_frame_name(f) for f in frames]
         if names and _is_library(names[-1][1]):
-            library += count
-        # Innermost frame that is not extraction-library code.
-        for name, file in reversed(names):
-            if not _is_library(file):
-                own_self[name] += count
-                break
+            library += count  # the baseline pays this too: not listed among our costs
+        elif names:
+            own_self[names[-1][0]] += count
         for name in {n for n, file in names if any(d in file for d in project_dirs)}:
             inclusive[name] += count
     pct = (lambda c: round(100.0 * c / total, 1)) if total else (lambda c: 0.0)

@@ -64,9 +64,12 @@ class _HostSite:
         self.base_url = base_url
         self.pages: dict[str, _Page] = {}
         for p in entry.pages:
-            self.pages[p.path] = _Page(corpus_dir / p.file, f'"{p.sha256[:32]}"',
-                                       datetime.fromisoformat(p.published).astimezone(UTC),
-                                       "text/html; charset=utf-8")
+            self.pages[p.path] = _Page(
+                corpus_dir / p.file,
+                f'"{p.sha256[:32]}"',
+                datetime.fromisoformat(p.published).astimezone(UTC),
+                "text/html; charset=utf-8",
+            )
         newest = sorted(entry.pages, key=lambda p: (p.published, p.path), reverse=True)
         items = "".join(
             f"<item><title>{xml_escape(p.title)}</title><link>{xml_escape(base_url + p.path)}</link>"
@@ -74,15 +77,19 @@ class _HostSite:
             f"<pubDate>{format_datetime(datetime.fromisoformat(p.published), usegmt=True)}</pubDate></item>\n"
             for p in newest[:FEED_ITEMS]
         )
-        feed = ('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
-                f"<title>{xml_escape(entry.site_name)}</title><link>{xml_escape(base_url)}/</link>"
-                f"<description>bench corpus</description>\n{items}</channel></rss>\n")
+        feed = (
+            '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+            f"<title>{xml_escape(entry.site_name)}</title><link>{xml_escape(base_url)}/</link>"
+            f"<description>bench corpus</description>\n{items}</channel></rss>\n"
+        )
         urls = "".join(
             f"<url><loc>{xml_escape(base_url + p.path)}</loc><lastmod>{p.published}</lastmod></url>\n"
             for p in entry.pages
         )
-        sitemap = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-                   f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n')
+        sitemap = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n'
+        )
         robots = f"User-agent: *\nAllow: /\nSitemap: {base_url}/sitemap.xml\n"
         self.docs = {
             "/feed.xml": _doc(feed, "application/rss+xml; charset=utf-8"),
@@ -117,8 +124,11 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         page = site.pages.get(path)
         if page is not None:
-            headers = {"ETag": page.etag, "Last-Modified": format_datetime(page.last_modified, usegmt=True),
-                       "Cache-Control": "no-cache"}
+            headers = {
+                "ETag": page.etag,
+                "Last-Modified": format_datetime(page.last_modified, usegmt=True),
+                "Cache-Control": "no-cache",
+            }
             if self._not_modified(page.etag, page.last_modified):
                 self._send(HTTPStatus.NOT_MODIFIED, b"", None, headers, False)
                 return
@@ -157,8 +167,16 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return last_modified <= (since if since.tzinfo else since.replace(tzinfo=UTC))
 
-    def _send(self, status: HTTPStatus, body: bytes, content_type: str | None, headers: dict[str, str],
-              send_body: bool, *, count: bool = True) -> None:
+    def _send(
+        self,
+        status: HTTPStatus,
+        body: bytes,
+        content_type: str | None,
+        headers: dict[str, str],
+        send_body: bool,
+        *,
+        count: bool = True,
+    ) -> None:
         if count:
             self.server.owner.count(self.server.host, int(status), len(body) if send_body else 0)
         self.send_response(status)
@@ -249,8 +267,12 @@ class BenchSites:
                 servers = [_HostServer((e.host, 0), self) for e in self.hosts]
         for server, entry in zip(servers, self.hosts, strict=True):
             server.site = _HostSite(self.corpus_dir, entry, f"http://{entry.host}:{server.server_address[1]}")
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                      name=f"bench-site-{entry.host}", daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name=f"bench-site-{entry.host}",
+                daemon=True,
+            )
             thread.start()
             self._servers.append(server)
             self._threads.append(thread)
@@ -287,8 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.site", description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=Path(__file__).with_name("out") / "corpus")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--max-seconds", type=float, default=6 * 3600,
-                        help="Stop by itself after this long (a bench that died must not leave it running).")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=6 * 3600,
+        help="Stop by itself after this long (a bench that died must not leave it running).",
+    )
     args = parser.parse_args(argv)
     sites = BenchSites(args.corpus, port=args.port)
     if not all(_loopback_ok(h.host) for h in sites.hosts):

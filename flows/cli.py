@@ -29,13 +29,13 @@ def cli(verbose: int) -> None:
 
 def _register() -> None:
     from flows.commands import (
-        changes, db, demo, diff, export, extract, ingest, runs, search, show, stats, verify,
+        changes, check_sources, db, demo, diff, export, extract, ingest, runs, search, show, stats, verify,
     )
 
     for command in (ingest.ingest_command, demo.demo_command, extract.extract_command, db.db_group,
                     runs.runs_command, search.search_command, show.show_command, diff.diff_command,
                     changes.changes_command, export.export_command, stats.stats_command,
-                    verify.verify_command):
+                    verify.verify_command, check_sources.check_sources_command):
         cli.add_command(command)
 
 

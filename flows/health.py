@@ -14,7 +14,7 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Literal
@@ -147,6 +147,11 @@ class HealthReport(BaseModel):
     def warnings(self) -> list[str]:
         return [s.source_id for s in self.sources if s.severity == "warning"]
 
+    def failed(self, *, strict: bool = False) -> bool:
+        """Whether the check fails (exit 1, a failed canary run): any broken source; with `strict`, any
+        warning too."""
+        return bool(self.broken or (strict and self.warnings))
+
 
 # --- checking ------------------------------------------------------------------------------------
 
@@ -174,6 +179,8 @@ def check_source(
     """
     started = time.monotonic()
     sampled = sample_source(source, articles)
+    # A slow source (a long download_delay) gets the time its own politeness needs for the sample.
+    timeout_s = max(timeout_s, sampled.page_budget * sampled.download_delay + 60.0)
     base = options or CrawlOptions(user_agent=config.user_agent(), timeout_s=timeout_s)
     crawl_options = dataclasses.replace(base, backfill=True, only_urls=())
     spool = config.spool_root() / f"check-{source.id}-{uuid.uuid4().hex[:8]}"
@@ -204,7 +211,8 @@ def check_sources(
     report = HealthReport(checked_at=datetime.now(UTC))
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(sources) or 1))) as pool:
         futures = [
-            pool.submit(check_source, s, articles=articles, timeout_s=timeout_s, options=options) for s in sources
+            pool.submit(check_source, s, articles=articles, timeout_s=timeout_s, options=options)
+            for s in sources
         ]
         report.sources = [f.result() for f in futures]
     return report
@@ -316,7 +324,7 @@ def _robots_unreachable(result: CrawlResult) -> bool:
 
 
 def _judge_entry_points(
-    health: SourceHealth, roles: dict[str, str], errors: dict[str, FetchError], result: CrawlResult
+    health: SourceHealth, roles: Mapping[str, str], errors: dict[str, FetchError], result: CrawlResult
 ) -> None:
     robots = {u: e for u, e in errors.items() if e.reason == "robots"}
     host_down = _robots_unreachable(result)
@@ -372,7 +380,8 @@ def _judge_articles(
     fetched = [a for a in health.articles if a.outcome in ("page", "non_html")]
     if health.articles and not fetched and not robots:
         failures = "; ".join(
-            f"{a.url} ({'HTTP ' + str(a.http_status) if a.http_status else a.outcome})" for a in health.articles[:3]
+            f"{a.url} ({f'HTTP {a.http_status}' if a.http_status else a.outcome})"
+            for a in health.articles[:3]
         )
         first = health.articles[0]
         health.findings.append(Finding(
@@ -403,7 +412,8 @@ def _no_articles_detail(result: CrawlResult) -> str:
 def _judge_rules(health: SourceHealth, source: SourceConfig, pages: list[Capture]) -> None:
     totals: dict[tuple[str, str], int] = {}
     for cap in pages:
-        report = cleaning_report(cap.body or b"", url=cap.final_url or cap.url, source=source, headers=cap.headers)
+        report = cleaning_report(cap.body or b"", url=cap.final_url or cap.url, source=source,
+                                 headers=cap.headers)
         for hit in report.hits:
             totals[(hit.kind, hit.rule)] = totals.get((hit.kind, hit.rule), 0) + hit.matches
     health.rules_total = len(totals)

@@ -6,6 +6,7 @@ task (crawl + extract + store, batched inside), never one task per article.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -47,6 +48,21 @@ def ingest_source_task(source: SourceConfig, run_id: str, options: IngestOptions
     if stats.retryable:
         raise TransientSourceError(f"source {source.id}: {stats.message}")
     return stats
+
+
+LIBRARY_LOGGERS = ("crawlers", "storage", "flows")
+
+
+def route_library_logs() -> None:
+    """Let INFO lines of our packages reach the run log.
+
+    Prefect attaches its API handler to PREFECT_LOGGING_EXTRA_LOGGERS (set in prefect.yaml) but not a
+    level, so they would inherit the root's WARNING and drop every per-URL INFO line.
+    """
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level > logging.INFO:
+            logger.setLevel(logging.INFO)
 
 
 _EXTRACTOR: list[_Extractor] = []
@@ -103,6 +119,7 @@ def ingest(
     Fails only when every source fails (or the archive is unreachable); otherwise completes and reports
     the failures per source.
     """
+    route_library_logs()
     logger = get_run_logger()
     selected = _resolve_sources(sources, sources_file, source_configs)
     options = IngestOptions(backfill=backfill, dry_run=dry_run, lookback_days=lookback_days, timeout_s=timeout_s)

@@ -57,9 +57,9 @@ DEFAULT_SETTLE_SECONDS = 30.0
 id 11. The feed stops at rows stored within this many seconds, long enough for any store transaction to
 commit. SQLite writers are serialised, so ids there are already in commit order."""
 
-SEARCH_CANDIDATES = 1000
+SEARCH_CANDIDATES = 300
 """Search ranks at most this many matching articles, the most recently archived ones: a word found in
-half the archive is ranked among its newest 1,000 matches instead of reading every matching text."""
+half the archive is ranked among its newest 300 matches instead of reading every matching text."""
 
 SEARCH_WINDOW = 5 * SEARCH_CANDIDATES
 """PostgreSQL: how many of the newest article ids are searched before the whole table (see `_candidates`)."""

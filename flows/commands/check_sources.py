@@ -23,8 +23,9 @@ from flows.commands.common import fail, load_sources_or_fail
               help="Allow loopback/private addresses for every checked source (a staging or local copy).")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings (rules_not_matching) too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the health report as JSON.")
-def check_sources_command(sources_file: str | None, source_ids: tuple[str, ...], articles: int, timeout_s: float,
-                          parallel: int, allow_private: bool, strict: bool, as_json: bool) -> None:
+def check_sources_command(sources_file: str | None, source_ids: tuple[str, ...], articles: int,
+                          timeout_s: float, parallel: int, allow_private: bool, strict: bool,
+                          as_json: bool) -> None:
     """Fetch each source's feeds/sitemaps and a few articles, extract them, and report what broke.
 
     Uses the real crawler (robots.txt, delays, size limits) with a small page budget. Per source:
@@ -53,5 +54,5 @@ def check_sources_command(sources_file: str | None, source_ids: tuple[str, ...],
         sources = [s.model_copy(update={"allow_private_addresses": True}) for s in sources]
     report = check_sources(sources, articles=articles, timeout_s=timeout_s, parallel=parallel)
     click.echo(report.model_dump_json(indent=2) if as_json else format_health(report))
-    if report.broken or (strict and report.warnings):
+    if report.failed(strict=strict):
         raise SystemExit(1)

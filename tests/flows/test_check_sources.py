@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from flows.commands.check_sources import check_sources_command
 from flows.health import HealthReport, SourceHealth, check_sources, format_health, health_rows, sample_source
 from schemas import SourceConfig
 from tests.support.httpserver import FaultServer, Reply, html
+from tests.support.prefect_server import PrefectServer
 
 FAST = CrawlOptions(
     user_agent="scipol-test/0.1 (+tests; test@example.org)",
@@ -109,7 +111,8 @@ def sites() -> Iterator[Sites]:
         s = servers["articles_gone"]
         s.route("/feed.xml", feed(s, ["/news/1.html", "/news/2.html"]))  # both 404 (the default reply)
 
-        sources = {name: make_source(name, srv.url("/feed.xml"), cleaning=RULES) for name, srv in servers.items()}
+        sources = {name: make_source(name, srv.url("/feed.xml"), cleaning=RULES)
+                   for name, srv in servers.items()}
         sources["dead"] = make_source("dead", f"http://127.0.0.1:{dead_port()}/feed.xml")
         yield Sites(servers, sources)
     finally:
@@ -119,7 +122,8 @@ def sites() -> Iterator[Sites]:
 
 @pytest.fixture(scope="module")
 def report(sites: Sites) -> HealthReport:
-    return check_sources(list(sites.sources.values()), articles=2, parallel=4, options=FAST)
+    # All at once: each check is a crawl subprocess that mostly waits on its start-up.
+    return check_sources(list(sites.sources.values()), articles=2, parallel=len(sites.sources), options=FAST)
 
 
 def health(report: HealthReport, sid: str) -> SourceHealth:
@@ -212,19 +216,27 @@ def write_sources(path: Path, sources: list[SourceConfig], *, private: bool) -> 
     return path
 
 
-def test_check_sources_command_exits_0_when_only_warnings_and_1_with_strict(sites: Sites, tmp_path: Path) -> None:
+def test_check_sources_command_exits_0_when_the_only_finding_is_a_warning(sites: Sites,
+                                                                         tmp_path: Path) -> None:
     file = write_sources(tmp_path / "sources.yaml",
                          [sites.sources["healthy"], sites.sources["redesigned"]], private=False)
-    result = CliRunner().invoke(check_sources_command, ["--sources", str(file), "--allow-private"])
+    result = CliRunner().invoke(check_sources_command,
+                                ["--sources", str(file), "--source", "redesigned", "--allow-private"])
     assert result.exit_code == 0, result.output
-    assert "rules_not_matching" in result.output and "2 source(s): 1 ok, 1 warning(s), 0 broken" in result.output
-
-    strict = CliRunner().invoke(check_sources_command,
-                                ["--sources", str(file), "--source", "redesigned", "--allow-private", "--strict"])
-    assert strict.exit_code == 1, strict.output
+    assert result.output.startswith("rules_not_matching   redesigned")
+    assert "1 source(s): 0 ok, 1 warning(s), 0 broken" in result.output
 
 
-def test_check_sources_command_reports_broken_sources_as_json_with_exit_1(sites: Sites, tmp_path: Path) -> None:
+def test_a_warning_fails_the_check_only_when_strict(report: HealthReport) -> None:
+    warned = HealthReport(checked_at=report.checked_at, sources=[health(report, "redesigned")])
+    healthy = HealthReport(checked_at=report.checked_at, sources=[health(report, "healthy")])
+    assert (warned.failed(), warned.failed(strict=True)) == (False, True)
+    assert (healthy.failed(), healthy.failed(strict=True)) == (False, False)
+    assert report.failed()
+
+
+def test_check_sources_command_reports_broken_sources_as_json_with_exit_1(sites: Sites,
+                                                                         tmp_path: Path) -> None:
     file = write_sources(tmp_path / "sources.yaml",
                          [sites.sources["healthy"], sites.sources["empty_feed"]], private=False)
     before = {n: sites.servers[n].hits("/feed.xml") for n in ("healthy", "empty_feed")}
@@ -235,6 +247,7 @@ def test_check_sources_command_reports_broken_sources_as_json_with_exit_1(sites:
     assert {s["source_id"]: s["status"] for s in data["sources"]} == {"healthy": "unreachable",
                                                                      "empty_feed": "unreachable"}
     assert data["broken"] == ["healthy", "empty_feed"]
+    assert "private_address" in data["sources"][0]["findings"][0]["detail"]
     assert {n: sites.servers[n].hits("/feed.xml") for n in ("healthy", "empty_feed")} == before
 
 
@@ -243,3 +256,52 @@ def test_check_sources_command_refuses_an_unknown_source_id(tmp_path: Path, site
     result = CliRunner().invoke(check_sources_command, ["--sources", str(file), "--source", "nope"])
     assert result.exit_code == 2
     assert "unknown source id(s): nope" in result.output
+
+
+# --- the canary flow -----------------------------------------------------------------------------
+
+
+def _api(server: PrefectServer, path: str, body: dict[str, Any]) -> Any:
+    req = urllib.request.Request(f"{server.api_url}{path}", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def drain_prefect_clients() -> None:
+    """Send this process' buffered run logs and events now. Left for interpreter exit, they retry against
+    a server the session has already stopped (over a minute of "Error logging to API")."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    try:
+        APILogWorker.instance().drain()
+    except RuntimeError:  # never started
+        pass
+    EventsWorker.drain_all()
+
+
+def test_the_canary_flow_publishes_its_table_and_fails_when_a_source_is_broken(
+    sites: Sites, tmp_path: Path, prefect_server: PrefectServer
+) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.canary import canary
+
+    file = write_sources(tmp_path / "sources.yaml",
+                         [sites.sources["healthy"], sites.sources["empty_feed"]], private=True)
+    with temporary_settings(updates={PREFECT_API_URL: prefect_server.api_url}):
+        state = canary(sources_file=str(file), return_state=True)
+        drain_prefect_clients()
+    assert state.is_failed()
+    assert "empty_feed" in str(state.message) and "healthy" not in str(state.message)
+
+    run_id = str(state.state_details.flow_run_id)
+    runs = _api(prefect_server, "/flow_runs/filter", {"flow_runs": {"id": {"any_": [run_id]}}})
+    assert [r["state_type"] for r in runs] == ["FAILED"]
+    artifacts = _api(prefect_server, "/artifacts/filter",
+                     {"artifacts": {"key": {"any_": ["canary-report"]}, "flow_run_id": {"any_": [run_id]}}})
+    assert len(artifacts) == 1
+    table = artifacts[0]["data"]
+    rows = json.loads(table) if isinstance(table, str) else table
+    assert {r["source"]: r["status"] for r in rows} == {"healthy": "ok", "empty_feed": "no_articles"}

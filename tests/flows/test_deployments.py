@@ -95,6 +95,13 @@ def test_operator_deploys_from_prefect_yaml_and_runs_a_one_off_ingest(prefect_se
     assert versions == articles  # the later runs saw an unchanged site
     assert runs_rows == 3
 
+    # Crawler and storage lines reach the run log, naming the source and the URL.
+    logs = _api(server, "/logs/filter", {"logs": {"flow_run_id": {"any_": [runs[0]["id"]]}}, "limit": 200})
+    names = {entry["name"] for entry in logs}
+    assert any(n.startswith("flows.") for n in names), names
+    assert any(n.startswith("crawlers.") for n in names), names
+    assert any("source=demo_news" in e["message"] and "url=http://127.0.0.1" in e["message"] for e in logs)
+
     artifacts = _api(server, "/artifacts/filter", {"artifacts": {"key": {"any_": ["ingest-report"]}}})
     assert artifacts, "the run report artifact is missing"
     table = artifacts[0]["data"]

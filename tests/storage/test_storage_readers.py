@@ -1,0 +1,226 @@
+"""Readers during heavy writes (RELIABILITY.md D9): a reader never sees a version without its text,
+and what one read shows is one consistent archive.
+
+Writer processes store many versions through `Archive.store` while reader threads, on the read-only
+path downstream users get, repeatedly read `latest_articles` and `article_history`. Every text names
+its article and revision number, so a reader can tell whether a row's text belongs to that row.
+
+Run as a script (`python test_storage_readers.py DB_URL WRITER_NO`), this file is the writer: the test
+starts it in subprocesses (pytest's importlib mode leaves test modules unimportable by spawned workers).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+if __name__ == "__main__":  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import sqlalchemy as sa  # noqa: E402
+
+from schemas import ArticleRecord, Capture  # noqa: E402
+from storage import Archive  # noqa: E402
+from storage.db import make_engine, upgrade  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCE = "readers_src"
+WRITERS = 2
+ARTICLES_PER_WRITER = 4
+REVISIONS = 50
+"""Versions per article: every revision's text differs from the one before."""
+MARKER = "zebrafish"
+"""A word only even revisions contain, so a search result can be checked against the text returned."""
+T0 = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
+_SYLLABLES = ["ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "de", "gu", "fa", "ve", "zo", "bi", "hu"]
+_WORDS = [a + b + c for a in _SYLLABLES for b in _SYLLABLES for c in ("n", "r", "s", "l")]
+_TAG = re.compile(r"article (\d+)-(\d+) revision (\d+)\.")
+
+
+def article_url(writer: int, article: int) -> str:
+    return f"https://readers.example/w{writer}/a{article}.html"
+
+
+def revision_text(writer: int, article: int, revision: int) -> str:
+    """A text unlike every other (so no exact or near duplicates), tagged with its revision."""
+    rng = random.Random(f"{writer}-{article}-{revision}")
+    words = " ".join(rng.choice(_WORDS) for _ in range(50))
+    marker = f" {MARKER} sightings." if revision % 2 == 0 else " no sightings."
+    return f"Notice for article {writer}-{article} revision {revision}. {words}.{marker}"
+
+
+def write(url: str, writer: int) -> None:
+    """Store REVISIONS versions of this writer's articles, interleaved across articles."""
+    archive = Archive.open(url)
+    try:
+        for revision in range(1, REVISIONS + 1):
+            for article in range(ARTICLES_PER_WRITER):
+                page = article_url(writer, article)
+                text = revision_text(writer, article, revision)
+                at = T0 + timedelta(minutes=revision, seconds=article)
+                capture = Capture(source_id=SOURCE, url=page, final_url=page, status=200, kind="page",
+                                  headers={"content-type": "text/html; charset=utf-8"},
+                                  body=f"<html><body><p>{text}</p></body></html>".encode(), fetched_at=at)
+                record = ArticleRecord(source_id=SOURCE, url=page, canonical_url=page,
+                                       title=f"Notice {writer}-{article}", text=text, extractor_version="readers-1",
+                                       language="en", language_confidence=0.99)
+                outcome = archive.store([(capture, record)], run_id=f"writer-{writer}")
+                assert outcome in (["new"], ["edited"]), outcome
+    finally:
+        archive.close()
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ReadFigures:
+    reads: int = 0
+    inconsistent: list[str] = field(default_factory=list)
+    totals_seen: set[int] = field(default_factory=set)
+    """Distinct numbers of versions seen: many values mean the reads overlapped the writes."""
+
+
+def _text_matches(article_url_: str, version_no: int, text: str | None) -> bool:
+    if not text:
+        return False
+    match = _TAG.search(text)
+    if match is None:
+        return False
+    writer, article, revision = (int(g) for g in match.groups())
+    return article_url(writer, article) == article_url_ and revision == version_no
+
+
+def check_snapshot(conn: sa.Connection) -> tuple[list[str], int]:
+    """Problems in what this transaction sees (latest vs history), and the number of versions seen."""
+    problems: list[str] = []
+    latest = conn.execute(sa.text("SELECT article_id, url, version_no, text, text_hash FROM latest_articles")).all()
+    history = conn.execute(sa.text(
+        "SELECT article_id, url, version_no, text, text_hash FROM article_history ORDER BY article_id, version_no")).all()
+    versions: dict[int, list[int]] = {}
+    for row in history:
+        versions.setdefault(row.article_id, []).append(row.version_no)
+        if not row.text_hash or not _text_matches(row.url, row.version_no, row.text):
+            problems.append(f"history row {row.url} v{row.version_no} has text {row.text!r:.60}")
+    for row in latest:
+        if not row.text_hash or not _text_matches(row.url, row.version_no, row.text):
+            problems.append(f"latest row {row.url} v{row.version_no} has text {row.text!r:.60}")
+        seen = versions.get(row.article_id, [])
+        if seen != list(range(1, row.version_no + 1)):
+            problems.append(f"latest {row.url} v{row.version_no} but history has {seen}")
+    if set(versions) != {row.article_id for row in latest}:
+        problems.append(f"history articles {sorted(versions)} != latest articles {sorted(r.article_id for r in latest)}")
+    return problems, len(history)
+
+
+# One statement: one snapshot under any isolation level.
+_ONE_STATEMENT = sa.text("""
+SELECT l.url, l.version_no, l.text, h.max_no, h.n, h.empty
+FROM latest_articles l
+LEFT JOIN (SELECT article_id, MAX(version_no) AS max_no, COUNT(*) AS n,
+                  SUM(CASE WHEN text IS NULL OR text = '' THEN 1 ELSE 0 END) AS empty
+           FROM article_history GROUP BY article_id) h ON h.article_id = l.article_id
+""")
+
+
+def read_until(url: str, stop: threading.Event, figures: ReadFigures, mode: str) -> None:
+    """Read repeatedly until `stop` is set. `mode`: `transaction` (latest and history as two statements
+    in one snapshot transaction), `statement` (one joined statement at the default isolation level),
+    or `api` (the Archive's own read methods)."""
+    engine = make_engine(url, readonly=True)
+    archive = Archive(engine) if mode == "api" else None
+    rng = random.Random(mode)
+    try:
+        while True:
+            last = stop.is_set()  # one more read after the writers finished
+            problems: list[str] = []
+            if mode == "transaction":
+                conn = engine.connect()
+                if conn.dialect.name == "postgresql":
+                    # READ COMMITTED gives each statement its own snapshot; one read needs one snapshot.
+                    conn = conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn, conn.begin():
+                    problems, total = check_snapshot(conn)
+                figures.totals_seen.add(total)
+            elif mode == "statement":
+                with engine.connect() as conn:
+                    rows = conn.execute(_ONE_STATEMENT).all()
+                for row in rows:
+                    if row.max_no != row.version_no or row.n != row.version_no or row.empty:
+                        problems.append(f"{row.url}: latest v{row.version_no}, history max {row.max_no} of {row.n}")
+                    if not _text_matches(row.url, row.version_no, row.text):
+                        problems.append(f"{row.url}: latest v{row.version_no} has text {row.text!r:.60}")
+                figures.totals_seen.add(sum(int(r.n or 0) for r in rows))
+            else:
+                assert archive is not None
+                page = article_url(rng.randrange(WRITERS), rng.randrange(ARTICLES_PER_WRITER))
+                snap = archive.latest(page)
+                if snap is not None and not _text_matches(page, snap.version_no, snap.text):
+                    problems.append(f"latest({page}) v{snap.version_no} has text {snap.text!r:.60}")
+                history = archive.history(page)
+                if [v.version_no for v in history] != list(range(1, len(history) + 1)):
+                    problems.append(f"history({page}) has versions {[v.version_no for v in history]}")
+                problems += [f"history({page}) v{v.version_no} has text {v.text!r:.60}" for v in history
+                             if not _text_matches(page, v.version_no, v.text)]
+                # Search, then the latest text of each hit: every hit must contain the term it matched.
+                problems += [f"search({MARKER}) returned {s.url} v{s.version_no} without it"
+                             for s in archive.search(MARKER, limit=50) if MARKER not in s.text]
+                figures.totals_seen.add(len(history))
+            figures.reads += 1
+            figures.inconsistent.extend(problems[:3])
+            if last:
+                return
+    finally:
+        engine.dispose()
+
+
+def test_readers_never_see_a_version_without_its_text_during_heavy_writes(db_url: str) -> None:
+    upgrade(db_url)
+    stop = threading.Event()
+    modes = ("transaction", "statement", "api")
+    figures = {mode: ReadFigures() for mode in modes}
+    readers = [threading.Thread(target=read_until, args=(db_url, stop, figures[m], m), daemon=True) for m in modes]
+    for reader in readers:
+        reader.start()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    writers = [subprocess.Popen([sys.executable, __file__, db_url, str(w)], cwd=REPO, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(WRITERS)]
+    try:
+        results = [w.communicate(timeout=300) for w in writers]
+    finally:
+        for w in writers:
+            if w.poll() is None:
+                w.kill()
+        stop.set()
+        for reader in readers:
+            reader.join(timeout=60)
+    for writer, (_out, err) in zip(writers, results, strict=True):
+        assert writer.returncode == 0, err[-3000:]
+
+    total_versions = WRITERS * ARTICLES_PER_WRITER * REVISIONS
+    for mode, fig in figures.items():
+        logger.info("D9 %s readers: %d reads, %d inconsistent, %d distinct archive sizes seen",
+                    mode, fig.reads, len(fig.inconsistent), len(fig.totals_seen))
+        print(f"D9 {db_url.split(':')[0]} {mode}: inconsistent reads = {len(fig.inconsistent)} over {fig.reads} reads "
+              f"({len(fig.totals_seen)} distinct archive sizes seen)")
+    for mode, fig in figures.items():
+        assert fig.inconsistent == [], f"{mode}: {fig.inconsistent[:5]}"
+    # The reads overlapped the writes: they saw the archive at many different sizes on its way up.
+    assert len(figures["transaction"].totals_seen) >= 5
+    assert max(figures["transaction"].totals_seen) == total_versions
+    with make_engine(db_url, readonly=True).connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM article_versions")).scalar() == total_versions
+
+
+if __name__ == "__main__":
+    write(sys.argv[1], int(sys.argv[2]))
