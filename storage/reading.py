@@ -44,9 +44,11 @@ from sqlalchemy import (
     select,
     table,
 )
+from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 
 from storage.db import ensure_schema, make_engine, safe_url
 from storage.models import UTCDateTime
+from storage.search import is_cjk_bigram
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +114,8 @@ article_history = table(
     column("created_at", _TS),
 )
 article_search = table(
-    "article_search", column("article_id", Integer), column("title", Text), column("text", Text)
+    "article_search", column("article_id", Integer), column("title", Text), column("text", Text),
+    column("cjk_bigrams", PG_ARRAY(Text)),  # PostgreSQL only (migration 0002)
 )
 articles = table(
     "articles",
@@ -413,6 +416,9 @@ class Reader:
                     conditions.append(
                         or_(s.title.ilike(pattern, escape="\\"), s.text.ilike(pattern, escape="\\"))
                     )
+                    if is_cjk_bigram(term):
+                        # Two Han characters: the bigram index narrows, the ILIKE above decides.
+                        conditions.append(s.cjk_bigrams.contains([term]))
             day = _article_day(dialect)
             conditions.extend(_filters(language=language, source_id=source_id))
             if since is not None:

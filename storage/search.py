@@ -9,6 +9,8 @@ words are two) cannot use a trigram index: they are matched by a LIKE scan inste
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import Connection, text
 
 SEARCH_TABLE = "article_search"
@@ -31,6 +33,34 @@ SEARCH_DDL_V1: dict[str, list[str]] = {
 }
 DROP_SEARCH_DDL_V1 = ["DROP TABLE IF EXISTS article_search"]
 
+# Migration 0002, PostgreSQL only: most Chinese words are two characters, which a trigram index cannot
+# find (a LIKE '%科技%' scans every row). The distinct Han bigrams of each article, in a GIN-indexed
+# array, turn such a term into an index lookup; the ILIKE still decides. SQLite's FTS5 table is left as is.
+SEARCH_DDL_V2_POSTGRESQL = [
+    "ALTER TABLE article_search ADD COLUMN cjk_bigrams TEXT[] NOT NULL DEFAULT '{}'",
+    "CREATE INDEX ix_article_search_cjk_bigrams ON article_search USING gin (cjk_bigrams)",
+]
+DROP_SEARCH_DDL_V2_POSTGRESQL = [
+    "DROP INDEX IF EXISTS ix_article_search_cjk_bigrams",
+    "ALTER TABLE article_search DROP COLUMN IF EXISTS cjk_bigrams",
+]
+
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def cjk_bigrams(*texts: str) -> list[str]:
+    """The distinct pairs of adjacent Han characters in `texts`, sorted (stable rows, stable tests)."""
+    pairs: set[str] = set()
+    for value in texts:
+        for run in _HAN_RUN.findall(value):
+            pairs.update(run[i:i + 2] for i in range(len(run) - 1))
+    return sorted(pairs)
+
+
+def is_cjk_bigram(term: str) -> bool:
+    """A two-character Han term: what the bigram index answers."""
+    return len(term) == 2 and _HAN_RUN.fullmatch(term) is not None
+
 
 def is_search_table(name: str) -> bool:
     """The search table and, on SQLite, the FTS5 shadow tables behind it."""
@@ -45,8 +75,11 @@ def index_article(conn: Connection, article_id: int, title: str, body: str) -> N
         conn.execute(text("INSERT INTO article_search (rowid, article_id, title, text) "
                           "VALUES (:id, :id, :title, :text)"), params)
     else:
-        conn.execute(text("INSERT INTO article_search (article_id, title, text) VALUES (:id, :title, :text) "
-                          "ON CONFLICT (article_id) DO UPDATE SET title = excluded.title, text = excluded.text"),
+        params["bigrams"] = cjk_bigrams(title, body)
+        conn.execute(text("INSERT INTO article_search (article_id, title, text, cjk_bigrams) "
+                          "VALUES (:id, :title, :text, :bigrams) "
+                          "ON CONFLICT (article_id) DO UPDATE SET title = excluded.title, text = excluded.text, "
+                          "cjk_bigrams = excluded.cjk_bigrams"),
                      params)
 
 
@@ -80,6 +113,9 @@ def search_article_ids(conn: Connection, query: str, limit: int) -> list[int]:
         for i, term in enumerate(terms):
             params[f"p{i}"] = _like_pattern(term)
             likes.append(f"(title ILIKE :p{i} OR text ILIKE :p{i})")
+            if is_cjk_bigram(term):
+                params[f"b{i}"] = [term]
+                likes.append(f"cjk_bigrams @> CAST(:b{i} AS TEXT[])")
         sql = (f"SELECT article_id FROM article_search WHERE {' AND '.join(likes)} "
                "ORDER BY similarity(title, :q) DESC, article_id DESC LIMIT :limit")
     return [int(row[0]) for row in conn.execute(text(sql), params)]
