@@ -376,7 +376,10 @@ def summarize_collapsed(path: Path, top: int = 15) -> ProfileSummary:
         frames = _split_stack(stack)
         procs = [f for f in frames if f.startswith("process ")]
         # With --subprocesses a child's stack starts with its ancestors' process frames: the last is its own.
-        per_process[_process_kind(procs[-1] if procs else "?")] += count
+        # The root (py-spy's own child) is the ingest process, whatever its frame shows.
+        per_process[
+            "ingest main process" if len(procs) == 1 else _process_kind(procs[-1] if procs else "?")
+        ] += count
         frames = [f for f in frames if not f.startswith(("process ", "thread "))]
         names = [_frame_name(f) for f in frames]
         if names and _is_library(names[-1][1]):

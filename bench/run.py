@@ -346,7 +346,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stack.callback(site.stop)
         sources_file = bench.work / "sources.yaml"
         ids = write_sources(sources_file, hosts, site.hosts)
-        res["sources_file"] = str(sources_file)
+        if args.keep:
+            res["sources_file"] = str(sources_file)
 
         # 1. baseline
         log.info(

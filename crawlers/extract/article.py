@@ -85,10 +85,22 @@ def _droppable(el: HtmlElement) -> bool:
     return el.getparent() is not None and el.tag not in _PROTECTED_TAGS and not el.xpath(".//h1")
 
 
+_SIGNUP_WORDS = ("newsletter", "subscri", "signup", "sign-up", "nl-box", "abonn", "訂閱", "订阅")
+_SIGNUP_XPATH = " | ".join(
+    f'//*[self::div or self::aside or self::section or self::form][contains(translate(@class, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"), "{w}") or contains(translate(@id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"), "{w}")]'
+    for w in _SIGNUP_WORDS[:6]
+)
+
+
 def _signup_boxes(tree: HtmlElement, html: str) -> list[HtmlElement]:
-    """Newsletter boxes: the largest small container around an e-mail input."""
+    """Newsletter boxes: the largest small container around an e-mail input, or one named for it."""
     boxes: list[HtmlElement] = []
-    if "email" not in html.lower():
+    lowered = html.lower()
+    if any(w in lowered for w in _SIGNUP_WORDS[:6]):
+        for el in tree.xpath(_SIGNUP_XPATH)[:20]:
+            if len(el.text_content()) <= _SIGNUP_BOX_MAX_CHARS:
+                boxes.append(el)
+    if "email" not in lowered:
         return boxes
     for field in tree.xpath('//input[translate(@type, "EMAIL", "email")="email"]')[:20]:
         box = None
@@ -106,6 +118,22 @@ def _signup_boxes(tree: HtmlElement, html: str) -> list[HtmlElement]:
     return boxes
 
 
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "section", "article", "ul", "ol", "dl", "table", "blockquote", "figure", "pre", "aside",
+     "header", "footer", "nav", "form", "h1", "h2", "h3", "h4", "h5", "h6", "li", "hr"}
+)
+
+
+def _paragraph_sections(tree: HtmlElement) -> None:
+    """A <section> holding only inline text is a paragraph (WeChat's editor writes every line so);
+    trafilatura drops such text, subheadings like `<section><span><strong>01 …</strong></span></section>`."""
+    for el in tree.iter("section"):
+        if any(isinstance(child.tag, str) and child.tag in _BLOCK_TAGS for child in el.iterdescendants()):
+            continue
+        if (el.text_content() or "").strip():
+            el.tag = "p"
+
+
 def _prune(tree: HtmlElement, rules: RuleSet, html: str) -> None:
     found: list[HtmlElement] = []
     xpath = rules.selectors_xpath(html)
@@ -120,6 +148,20 @@ def _prune(tree: HtmlElement, rules: RuleSet, html: str) -> None:
     for el in found:
         if _droppable(el):
             el.drop_tree()
+    if "<section" in html:
+        _paragraph_sections(tree)
+
+
+def _strip_site(title: str, names: tuple[str, ...]) -> str:
+    """ "Headline - Site" / "Site | Headline" / "Headline-Site": drop a name the page gives its publisher."""
+    for name in names:
+        site = re.escape(name)
+        m = re.fullmatch(rf"(.+?)\s*(?:{_TITLE_SEPARATOR})\s*{site}\s*", title, re.IGNORECASE) or re.fullmatch(
+            rf"\s*{site}\s*(?:{_TITLE_SEPARATOR})\s*(.+)", title, re.IGNORECASE
+        )
+        if m:
+            return m.group(1).strip()
+    return title
 
 
 def _choose_title(md: PageMetadata, traf_title: str | None, hint: str | None, site_name: str | None) -> str:
@@ -131,14 +173,9 @@ def _choose_title(md: PageMetadata, traf_title: str | None, hint: str | None, si
         site = normalize_line(site_name or "")
         if norm_h1 and norm_h1 != site and (not primary or norm_h1 in normalize_line(primary)):
             return h1
-    if site_name and primary:
-        # "Headline - Site" / "Site | Headline": drop the site's name and its separator.
-        site = re.escape(" ".join(site_name.split()))
-        m = re.fullmatch(
-            rf"(.+?)\s*(?:{_TITLE_SEPARATOR})\s*{site}\s*", primary, re.IGNORECASE
-        ) or re.fullmatch(rf"\s*{site}\s*(?:{_TITLE_SEPARATOR})\s*(.+)", primary, re.IGNORECASE)
-        if m:
-            return m.group(1).strip()
+    if primary:
+        names = tuple(dict.fromkeys(n for n in (site_name, *md.org_names) if n))
+        return _strip_site(primary, names)
     return primary
 
 
@@ -158,6 +195,11 @@ def _authors(cleaned: Cleaned, md: PageMetadata, rules: RuleSet) -> list[str]:
             return names
     if md.authors:
         return list(dict.fromkeys(md.authors))
+    for text in md.header_lines:
+        # An information bar under the headline ("作者：本报记者 张晓 王磊") that trafilatura left out.
+        names = clean_text(text, rules).byline_authors
+        if names:
+            return names
     return cleaned.field_authors
 
 
@@ -234,6 +276,7 @@ def _extract(
         # htmldate would repair a declared but impossible date into a wrong one (2024-02-30 ->
         # 2024-02-01); in an archive no date beats a wrong date, so it only runs when none was declared.
         published = _htmldate(tree, url) or hint_published
+    updated = md.updated or (cleaned.updated_dates[0] if cleaned.updated_dates else None)
     language = detect_language(
         cleaned.text,
         html_lang=md.html_lang or hint_language,
@@ -247,7 +290,7 @@ def _extract(
         text=cleaned.text,
         authors=_authors(cleaned, md, rules),
         published=published,
-        updated=md.updated or (cleaned.updated_dates[0] if cleaned.updated_dates else None),
+        updated=updated if updated != published else None,
         site_name=site_name,
         language=language.code,
         language_confidence=language.confidence,

@@ -45,7 +45,10 @@ _CJK_NAME = re.compile(r"[\u4e00-\u9fff·•]{2,6}")
 _SUFFIXES = re.compile(r",?\s+(?:Jr\.?|Sr\.?|PhD|Ph\.D\.|MD|II|III)$")
 _ORG_WORDS = re.compile(
     r"\b(?:staff|news|agency|press|team|office|ministry|department|university|reporter|correspondent|"
-    r"editor|daily|times|herald|online|desk|service|bureau|center|centre)\b",
+    r"editor|daily|times|herald|online|desk|service|bureau|center|centre|council|institute|institut|"
+    r"foundation|commission|committee|association|society|academy|agency|authority|government|"
+    r"laboratory|directorate|secretariat|ministerium|universität|hochschule|stiftung|gesellschaft|"
+    r"ministère|conseil|université|agence|académie|fondation)\b",
     re.IGNORECASE,
 )
 

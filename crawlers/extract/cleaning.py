@@ -30,14 +30,25 @@ _ATTACHMENT = re.compile(
 )
 _WS = re.compile(r"\s+")
 _BULLET = re.compile(r"^(?:[-•*·▪►]\s+)+")
-# Phone / e-mail lines that continue a media-contact line (rules with `continues: true`).
-_CONTACT_DETAIL = re.compile(
-    r"(?:(?:聯絡電話|联系电话|電話|电话|傳真|传真|手機|手机|電子郵件|电子邮件|邮箱|信箱|Tel\.?|Phone|Fax|E-?mail|Mobile|"
-    r"Telefon|Tél\.?|Courriel)\s*[:：]?\s*)?(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\+?[\d(][\d\s().#/-]{6,}\d)"
-    r"(?:\s*(?:#|ext\.?|分机|分機)\s*\d+)?",
-    re.IGNORECASE,
+# Phone / e-mail lines that continue a media-contact line (rules with `continues: true`); one line may
+# hold several ("辦公室電話：… 行動電話：…").
+_CONTACT_FIELD = (
+    r"(?:(?:\w{0,4}(?:聯絡電話|联系电话|電話|电话|傳真|传真|手機|手机|電子郵件|电子邮件|電郵|邮箱|信箱)|Tel\.?|Phone|Fax|"
+    r"E-?mail|Mobile|Telefon|Tél\.?|Courriel)\s*[:：]?\s*)?(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\+?[\d(][\d\s().#/-]{6,}\d)"
+    r"(?:\s*(?:#|ext\.?|分机|分機)\s*\d+)?"
 )
+_CONTACT_DETAIL = re.compile(rf"{_CONTACT_FIELD}(?:[\s,;|/]*{_CONTACT_FIELD})*", re.IGNORECASE)
 _CONTACT_MAX = 120
+# A notice closes with its signature and signing date ("科技部办公厅 / 2025年3月7日 / （此件主动公开）"):
+# a bare date there is part of the document, not a publication-date line.
+_BARE_DATE = re.compile(rf"\s*(?:{DATE_PATTERN})\s*", re.IGNORECASE)
+_SIGNATURE_MAX = 40
+_CLOSING_MAX = 20
+# "中讯网北京4月2日电 （记者 孙立言）记者2日…": the reporter named inside a dateline that opens the body.
+_DATELINE_REPORTER = re.compile(
+    r"^.{0,40}?(?:电|電|讯|訊)\s*[（(]\s*(?:本报|本報|本刊|本台|本网|本網)?(?:特约|特約|实习|實習)?"
+    r"(?:记者|記者)\s*(?P<names>[^（()）]{2,30}?)\s*[)）]"
+)
 HEADER_RULE = LineRule(
     kind="drop_line", name="header_block", pattern=re.compile(r"(?!)"), origin="cleaning.py"
 )
@@ -256,6 +267,7 @@ def clean_text(
         result.removed.extend(("teaser_block", ln.text) for ln in lines[start:])
         lines = lines[:start]
 
+    signing_date = _keep_signing_date(lines)
     kept: list[str] = []
     for ln in lines:
         rule, m = ln.furniture, ln.match
@@ -284,5 +296,35 @@ def clean_text(
             found = find_date(groups["updated"])
             if found is not None:
                 result.updated_dates.append(found)
+    if signing_date is not None:
+        result.dates.append(signing_date)  # after any header date: only used when nothing else dates the page
+    if not result.byline_authors and kept:
+        for line in kept[:2]:
+            m = _DATELINE_REPORTER.match(line)
+            names = parse_names(m.group("names")) if m else []
+            if names:
+                result.byline_authors.extend(names)
+                break
     result.text = "\n".join(kept)
     return result
+
+
+def _keep_signing_date(lines: list[_Line]) -> date | None:
+    """Un-mark a bare date that closes the text right after a short signature line; return its date."""
+    first_body = next((i for i, ln in enumerate(lines) if ln.furniture is None), None)
+    if first_body is None:
+        return None
+    for i in range(len(lines) - 1, first_body, -1):
+        ln = lines[i]
+        if ln.furniture is None:
+            if len(ln.text) > _CLOSING_MAX:
+                return None  # prose after the date: it is not a closing date
+            continue
+        if not _BARE_DATE.fullmatch(ln.text):
+            continue
+        before = lines[i - 1]
+        if before.furniture is None and len(before.text) <= _SIGNATURE_MAX and len(lines) - i <= 3:
+            ln.furniture, ln.match = None, None
+            return find_date(ln.text)
+        return None
+    return None

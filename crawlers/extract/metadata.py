@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
 
+from crawlers.extract.bylines import parse_names
 from crawlers.extract.cleaning import normalize_line
 from crawlers.extract.dates import parse_date
 from crawlers.urls import canonicalize_url
@@ -97,6 +98,8 @@ _AUTHOR_META = (
 # Names a site states as its own, in order: og:site_name, then (after JSON-LD publisher.name) these.
 # Visible logo text and <title> suffixes are not used: they are layout, not metadata.
 _SITE_META_FALLBACK = ("application-name", "sitename")
+_DC_CREATOR_META = frozenset({"dc.creator", "dcterms.creator"})
+_ORG_META = ("dc.publisher", "dcterms.publisher", "dc.creator", "dcterms.creator", "source", "publisher", "application-name")
 _HEADER_MAX = 160
 _HEADER_BLOCKS = (
     "p",
@@ -138,6 +141,10 @@ class PageMetadata:
     """Texts of elements marked as bylines/authors (class, rel, itemprop), in page order."""
     header_texts: frozenset[str] = frozenset()
     """Normalised short texts next to the headline in the HTML (kicker, label, date, deck)."""
+    header_lines: tuple[str, ...] = ()
+    """The same texts as written (case kept), in page order: bylines hidden in an information bar."""
+    org_names: tuple[str, ...] = ()
+    """Names the page gives its publisher (site name, DC.Publisher/Creator, `source`): title suffixes."""
 
 
 def _text(el: HtmlElement) -> str:
@@ -256,11 +263,12 @@ def _link_texts(tree: HtmlElement, page_url: str) -> frozenset[str]:
     return frozenset(texts)
 
 
-def _header_texts(h1: HtmlElement | None) -> frozenset[str]:
-    """Texts of the elements right around the headline (and around its wrapper)."""
+def _header_texts(h1: HtmlElement | None) -> tuple[frozenset[str], tuple[str, ...]]:
+    """Texts of the elements right around the headline (and around its wrapper): normalised, and as written."""
     if h1 is None:
-        return frozenset()
+        return frozenset(), ()
     texts: set[str] = set()
+    lines: dict[str, None] = {}
     anchors = [h1]
     parent = h1.getparent()
     if parent is not None and parent.tag not in ("body", "article", "main"):
@@ -282,7 +290,24 @@ def _header_texts(h1: HtmlElement | None) -> frozenset[str]:
                 text = _text(node)
                 if text and len(text) <= _HEADER_MAX:
                     texts.add(normalize_line(text))
-    return frozenset(texts)
+                    lines[text] = None
+    return frozenset(texts), tuple(lines)
+
+
+_HEADLINE_TAGS = ("h2", "h3", "div", "p", "span", "strong", "td")
+
+
+def _headline_element(tree: HtmlElement, title: str | None) -> HtmlElement | None:
+    """Without an <h1>, the element whose whole text is the title (a styled div or h2 headline)."""
+    if not title:
+        return None
+    want = normalize_line(title)
+    body = tree.find(".//body")
+    for el in (body if body is not None else tree).iter(*_HEADLINE_TAGS):
+        text = el.text_content()
+        if len(text) <= 2 * len(want) + 20 and normalize_line(text) == want:
+            return el
+    return None
 
 
 _BYLINE_XPATH = (
@@ -315,7 +340,7 @@ def read_metadata(tree: HtmlElement, page_url: str) -> PageMetadata:
     md.html_title = _text(title_el) or None if title_el is not None else None
     h1 = tree.find(".//h1")
     md.h1 = (_text(h1) or None) if h1 is not None else None
-    md.title = meta.get("og:title") or meta.get("twitter:title") or md.html_title
+    md.title = meta.get("og:title") or meta.get("twitter:title") or meta.get("dc.title") or md.html_title
 
     md.site_name = meta.get("og:site_name")
     for obj in article_objs:
@@ -351,8 +376,18 @@ def read_metadata(tree: HtmlElement, page_url: str) -> PageMetadata:
         for key in _AUTHOR_META:
             if meta.get(key):
                 md.authors = _split_meta_authors(meta[key])
+                if key in _DC_CREATOR_META:
+                    # Dublin Core's creator is usually the issuing body: only personal names are authors.
+                    md.authors = [a for a in md.authors if parse_names(a) == [a]]
                 if md.authors:
                     break
+    md.org_names = tuple(
+        dict.fromkeys(
+            " ".join(v.split())
+            for v in (md.site_name, *(meta.get(k) for k in _ORG_META))
+            if v and v.strip() and len(v) <= 80
+        )
+    )
 
     href = None
     for link in tree.xpath(
@@ -370,7 +405,8 @@ def read_metadata(tree: HtmlElement, page_url: str) -> PageMetadata:
     lang = tree.get("lang") or tree.get("xml:lang") or meta.get("content-language") or meta.get("language")
     md.html_lang = lang.strip() if lang and lang.strip() else None
     md.link_texts = _link_texts(tree, page_url)
-    md.header_texts = _header_texts(h1)
+    headline = h1 if h1 is not None else _headline_element(tree, md.title)
+    md.header_texts, md.header_lines = _header_texts(headline)
     md.byline_texts = _byline_texts(tree)
     return md
 

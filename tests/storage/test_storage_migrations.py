@@ -77,6 +77,9 @@ def _documented() -> dict[str, dict[str, list[str]]]:
     return doc
 
 
+POSTGRESQL_ONLY = {("article_search", "cjk_bigrams")}
+
+
 def test_schema_doc_lists_every_table_column_and_view_of_the_migrated_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/doc.db"
     upgrade(url)
@@ -89,7 +92,9 @@ def test_schema_doc_lists_every_table_column_and_view_of_the_migrated_database(t
     finally:
         engine.dispose()
     doc = _documented()
-    assert doc["tables"] == tables
+    # Columns that exist on PostgreSQL only (documented as such) are not in this SQLite database.
+    sqlite_doc = {t: [c for c in cols if (t, c) not in POSTGRESQL_ONLY] for t, cols in doc["tables"].items()}
+    assert sqlite_doc == tables
     assert doc["views"] == views
     models = {t.name: [c.name for c in t.columns] for t in Base.metadata.sorted_tables}
     assert {t: cols for t, cols in doc["tables"].items() if t != "article_search"} == models

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 SOURCE = "readers_src"
 WRITERS = 2
 ARTICLES_PER_WRITER = 3
-REVISIONS = 25
+REVISIONS = 15
 """Versions per article: every revision's text differs from the one before."""
 MARKER = "zebrafish"
 """A word only even revisions contain, so a search result can be checked against the text returned."""
@@ -59,11 +59,11 @@ def revision_text(writer: int, article: int, revision: int) -> str:
     return f"Notice for article {writer}-{article} revision {revision}. {words}.{marker}"
 
 
-def write(url: str, writer: int) -> None:
-    """Store REVISIONS versions of this writer's articles, interleaved across articles."""
+def write(url: str, writer: int, revisions: int = REVISIONS) -> None:
+    """Store `revisions` versions of each of this writer's articles, interleaved across articles."""
     archive = Archive.open(url)
     try:
-        for revision in range(1, REVISIONS + 1):
+        for revision in range(1, revisions + 1):
             for article in range(ARTICLES_PER_WRITER):
                 page = article_url(writer, article)
                 text = revision_text(writer, article, revision)
@@ -136,9 +136,9 @@ LEFT JOIN (SELECT article_id, MAX(version_no) AS max_no, COUNT(*) AS n,
 def read_until(url: str, stop: threading.Event, figures: ReadFigures, mode: str) -> None:
     """Read repeatedly until `stop` is set. `mode`: `transaction` (latest and history as two statements
     in one snapshot transaction), `statement` (one joined statement at the default isolation level),
-    or `api` (the Archive's own read methods)."""
+    `api` (`Archive.latest` and `Archive.history`) or `search` (`Archive.search`)."""
     engine = make_engine(url, readonly=True)
-    archive = Archive(engine) if mode == "api" else None
+    archive = Archive(engine) if mode in ("api", "search") else None
     rng = random.Random(mode)
     try:
         while True:
@@ -161,7 +161,7 @@ def read_until(url: str, stop: threading.Event, figures: ReadFigures, mode: str)
                     if not _text_matches(row.url, row.version_no, row.text):
                         problems.append(f"{row.url}: latest v{row.version_no} has text {row.text!r:.60}")
                 figures.totals_seen.add(sum(int(r.n or 0) for r in rows))
-            else:
+            elif mode == "api":
                 assert archive is not None
                 page = article_url(rng.randrange(WRITERS), rng.randrange(ARTICLES_PER_WRITER))
                 snap = archive.latest(page)
@@ -172,10 +172,16 @@ def read_until(url: str, stop: threading.Event, figures: ReadFigures, mode: str)
                     problems.append(f"history({page}) has versions {[v.version_no for v in history]}")
                 problems += [f"history({page}) v{v.version_no} has text {v.text!r:.60}" for v in history
                              if not _text_matches(page, v.version_no, v.text)]
-                # Search, then the latest text of each hit: every hit must contain the term it matched.
-                problems += [f"search({MARKER}) returned {s.url} v{s.version_no} without it"
-                             for s in archive.search(MARKER, limit=50) if MARKER not in s.text]
                 figures.totals_seen.add(len(history))
+            elif mode == "search":
+                assert archive is not None
+                # Every hit must come back with a text that contains the term it matched.
+                hits = archive.search(MARKER, limit=50)
+                problems += [f"search({MARKER}) returned {s.url} v{s.version_no} without it"
+                             for s in hits if MARKER not in s.text]
+                figures.totals_seen.add(sum(s.version_no for s in hits))
+            else:
+                raise ValueError(f"unknown read mode {mode!r}")
             figures.reads += 1
             figures.inconsistent.extend(problems[:3])
             if last:
@@ -186,38 +192,43 @@ def read_until(url: str, stop: threading.Event, figures: ReadFigures, mode: str)
         engine.dispose()
 
 
-def test_readers_never_see_a_version_without_its_text_during_heavy_writes(db_url: str) -> None:
+def read_during_writes(db_url: str, modes: tuple[str, ...], *, writers: int = WRITERS,
+                       revisions: int = REVISIONS) -> dict[str, ReadFigures]:
+    """Run one reader thread per mode while `writers` writer processes store their versions."""
     upgrade(db_url)
     stop = threading.Event()
-    modes = ("transaction", "statement", "api")
     figures = {mode: ReadFigures() for mode in modes}
     readers = [threading.Thread(target=read_until, args=(db_url, stop, figures[m], m), daemon=True) for m in modes]
     for reader in readers:
         reader.start()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    writers = [subprocess.Popen([sys.executable, __file__, db_url, str(w)], cwd=REPO, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(WRITERS)]
+    procs = [subprocess.Popen([sys.executable, __file__, db_url, str(w), str(revisions)], cwd=REPO, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(writers)]
     try:
-        results = [w.communicate(timeout=300) for w in writers]
+        results = [p.communicate(timeout=300) for p in procs]
     finally:
-        for w in writers:
-            if w.poll() is None:
-                w.kill()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
         stop.set()
         for reader in readers:
             reader.join(timeout=60)
-    for writer, (_out, err) in zip(writers, results, strict=True):
-        assert writer.returncode == 0, err[-3000:]
+    for proc, (_out, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0, err[-3000:]
+    database = sa.engine.make_url(db_url).get_backend_name()
+    for mode, fig in figures.items():
+        logger.info("D9 %s %s readers: inconsistent reads = %d over %d reads (%d distinct archive states seen)",
+                    database, mode, len(fig.inconsistent), fig.reads, len(fig.totals_seen))
+    return figures
 
+
+def test_readers_never_see_a_version_without_its_text_during_heavy_writes(db_url: str) -> None:
+    figures = read_during_writes(db_url, ("transaction", "statement", "api"))
+    for mode, fig in figures.items():
+        assert fig.inconsistent == [], f"{mode}: {len(fig.inconsistent)} of {fig.reads}: {fig.inconsistent[:5]}"
+    # The reads overlapped the writes: they saw the archive at many sizes on its way up, and the last
+    # read (after the writers finished) saw all of it.
     total_versions = WRITERS * ARTICLES_PER_WRITER * REVISIONS
-    for mode, fig in figures.items():
-        logger.info("D9 %s readers: %d reads, %d inconsistent, %d distinct archive sizes seen",
-                    mode, fig.reads, len(fig.inconsistent), len(fig.totals_seen))
-        print(f"D9 {db_url.split(':')[0]} {mode}: inconsistent reads = {len(fig.inconsistent)} over {fig.reads} reads "
-              f"({len(fig.totals_seen)} distinct archive sizes seen)")
-    for mode, fig in figures.items():
-        assert fig.inconsistent == [], f"{mode}: {fig.inconsistent[:5]}"
-    # The reads overlapped the writes: they saw the archive at many different sizes on its way up.
     assert len(figures["transaction"].totals_seen) >= 5
     assert max(figures["transaction"].totals_seen) == total_versions
     engine = make_engine(db_url, readonly=True)
@@ -228,5 +239,13 @@ def test_readers_never_see_a_version_without_its_text_during_heavy_writes(db_url
         engine.dispose()
 
 
+def test_a_search_hit_comes_back_with_the_text_it_matched_during_heavy_writes(db_url: str) -> None:
+    # Only even revisions contain MARKER, so every new version flips whether an article matches.
+    figures = read_during_writes(db_url, ("search",), writers=1, revisions=30)
+    fig = figures["search"]
+    assert len(fig.totals_seen) >= 5  # the searches ran while the archive changed
+    assert fig.inconsistent == [], f"{len(fig.inconsistent)} of {fig.reads} searches: {fig.inconsistent[:5]}"
+
+
 if __name__ == "__main__":
-    write(sys.argv[1], int(sys.argv[2]))
+    write(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
