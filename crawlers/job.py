@@ -50,6 +50,9 @@ class CrawlJob(BaseModel):
             "DOWNLOAD_DELAY": src.download_delay,
             "AUTOTHROTTLE_START_DELAY": src.download_delay,
             "AUTOTHROTTLE_MAX_DELAY": max(60.0, src.download_delay * 4),
+            # AutoThrottle aims at this many requests in flight; at 1.0 it never used the source's
+            # allowed concurrency, and a run of cheap 304s crawled one at a time.
+            "AUTOTHROTTLE_TARGET_CONCURRENCY": float(src.concurrency),
             "CONCURRENT_REQUESTS_PER_DOMAIN": src.concurrency,
             "DOWNLOAD_MAXSIZE": self.max_bytes,
             "DOWNLOAD_WARNSIZE": max(self.max_bytes // 2, 1),

@@ -65,7 +65,8 @@ class SpoolWriter:
         if path.exists():
             return
         tmp = path.with_name(f"{sha}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5, mtime=0) as gz:
+        # Level 1: the spool lives for one run and is read back at once; 5 cost 1.5% of ingest CPU.
+        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as gz:
             gz.write(body)
         tmp.replace(path)
 

@@ -14,7 +14,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -27,7 +27,9 @@ from crawlers.extract import extract_capture
 from crawlers.runner import CrawlOptions, start_crawl
 from flows import config
 from schemas import ArticleRecord, Capture, FetchError, SourceConfig, SourceRunStats
+from storage import dedupe
 from storage.archive import Archive
+from storage.dedupe import Signature
 
 log = logging.getLogger(__name__)
 
@@ -55,24 +57,36 @@ class IngestOptions:
     max_bytes: int = 10 * 1024 * 1024
 
 
+Extracted = tuple[ArticleRecord | None, Signature | None]
+"""A page's record and its near-duplicate signature, both computed in a worker process."""
+
+
 @dataclass
 class _Extractor:
-    """Extraction in worker processes (the CPU-bound part); in-process when one worker is asked for."""
+    """Extraction in worker processes (the CPU-bound part); in-process when one worker is asked for.
+
+    `submit` returns at once, so the caller stores the previous batch while this one is extracted.
+    """
 
     workers: int
     _pool: Executor | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
-    def map(self, captures: list[Capture], source: SourceConfig) -> list[ArticleRecord | None]:
+    def submit(self, captures: list[Capture], source: SourceConfig | None) -> Callable[[], list[Extracted]]:
         if self.workers <= 1 or len(captures) <= 1:
-            return [_safe_extract(c, source) for c in captures]
+            return lambda: [extract_for_archive(c, source) for c in captures]
         with self._lock:  # sources run in threads and share one pool
             if self._pool is None:
                 # spawn, not fork: this process has threads (crawl readers, Prefect), and forking
                 # a threaded process can deadlock the child.
-                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+                self._pool = ProcessPoolExecutor(max_workers=self.workers,
+                                                 mp_context=multiprocessing.get_context("spawn"))
             pool = self._pool
-        return list(pool.map(_safe_extract, captures, [source] * len(captures), chunksize=4))
+        futures = [pool.submit(extract_for_archive, c, source) for c in captures]
+        return lambda: [f.result() for f in futures]
+
+    def map(self, captures: list[Capture], source: SourceConfig | None) -> list[Extracted]:
+        return self.submit(captures, source)()
 
     def close(self) -> None:
         if self._pool is not None:
@@ -80,13 +94,19 @@ class _Extractor:
             self._pool = None
 
 
-def _safe_extract(capture: Capture, source: SourceConfig) -> ArticleRecord | None:
+def extract_for_archive(capture: Capture, source: SourceConfig | None) -> Extracted:
+    """Extract a page and compute its MinHash signature (runs in a worker process).
+
+    The signature is computed here, on all cores, rather than by the archive while it holds the
+    database's write lock (it was ~40% of the storing process's CPU, bench/RESULTS.md).
+    """
     # The extractor promises not to raise on bad HTML; this guard keeps one bug from losing a batch.
     try:
-        return extract_capture(capture, source)
+        record = extract_capture(capture, source)
     except Exception:  # noqa: BLE001 - logged with the URL, the capture is still stored
         logging.getLogger(__name__).exception("extraction crashed source=%s url=%s", capture.source_id, capture.url)
-        return None
+        return None, None
+    return record, (dedupe.signature(record.text) if record is not None else None)
 
 
 def _batches(items: Iterable[Capture | FetchError], size: int) -> Iterator[list[Capture | FetchError]]:
@@ -159,8 +179,16 @@ def _crawl_and_store(
             max_bytes=options.max_bytes,
         )
         handle = start_crawl(source, spool, known, crawl_options)
+        # Pipelined: batch N+1 is extracted in the workers while batch N is stored here.
+        pending: tuple[list[Capture | FetchError], Callable[[], list[Extracted]]] | None = None
         for batch in _batches(handle.iter_items(), config.batch_size()):
-            _store_batch(batch, source, archive, run_id, options, extractor, stats)
+            pages = [c for c in batch if isinstance(c, Capture) and c.kind == "page"]
+            submitted = (batch, extractor.submit(pages, source))
+            if pending is not None:
+                _store_batch(*pending, source, archive, run_id, options, stats)
+            pending = submitted
+        if pending is not None:
+            _store_batch(*pending, source, archive, run_id, options, stats)
         result = handle.wait()
         if not result.ok:
             stats.status = "failed" if stats.pages_fetched == 0 else "ok"
@@ -200,11 +228,11 @@ def forward_crawl_log(path: Path, source_id: str) -> None:
 
 def _store_batch(
     batch: list[Capture | FetchError],
+    extracted: Callable[[], list[Extracted]],
     source: SourceConfig,
     archive: Archive | None,
     run_id: str,
     options: IngestOptions,
-    extractor: _Extractor,
     stats: SourceRunStats,
 ) -> None:
     captures = [item for item in batch if isinstance(item, Capture)]
@@ -214,8 +242,9 @@ def _store_batch(
         log.info("fetch failed source=%s url=%s reason=%s %s", err.source_id, err.url, err.reason, err.message)
     stats.pages_fetched += len(captures)
     pages = [c for c in captures if c.kind == "page"]
-    records = dict(zip((id(c) for c in pages), extractor.map(pages, source), strict=True))
-    pairs = [(c, records.get(id(c))) for c in captures]
+    by_page = dict(zip((id(c) for c in pages), extracted(), strict=True))
+    pairs = [(c, by_page.get(id(c), (None, None))[0]) for c in captures]
+    signatures = [by_page.get(id(c), (None, None))[1] for c in captures]
     if options.dry_run or archive is None:
         for c, rec in pairs:
             if c.kind == "page" and rec is None:
@@ -223,7 +252,7 @@ def _store_batch(
         return
     if errors:
         archive.record_errors(errors, run_id=run_id)
-    outcomes = archive.store(pairs, run_id=run_id)
+    outcomes = archive.store(pairs, run_id=run_id, signatures=signatures)
     for (capture, _record), outcome in zip(pairs, outcomes, strict=True):
         for counter in _OUTCOME_COUNTERS.get(outcome, ()):
             setattr(stats, counter, getattr(stats, counter) + 1)

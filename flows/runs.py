@@ -149,9 +149,10 @@ def run_reprocess(
             for sid in {c.source_id for c in batch}:
                 group = [c for c in batch if c.source_id == sid]
                 st = stats.setdefault(sid, SourceRunStats(source_id=sid))
-                records = extractor.map(group, by_id.get(sid))  # type: ignore[arg-type]
+                extracted = extractor.map(group, by_id.get(sid))
                 # Storage names a changed text from an already-stored capture `reextracted`.
-                outcomes = archive.store(list(zip(group, records, strict=True)), run_id=report.run_id)
+                outcomes = archive.store([(c, rec) for c, (rec, _sig) in zip(group, extracted, strict=True)],
+                                         run_id=report.run_id, signatures=[sig for _rec, sig in extracted])
                 st.pages_fetched += len(group)
                 for outcome in outcomes:
                     if outcome in ("edited", "reappeared", "new"):
