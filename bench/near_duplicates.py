@@ -69,7 +69,9 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _random_signature(rng: random.Random, shingling: str) -> dedupe.Signature:
-    return dedupe.Signature(shingling, struct.unpack(f">{dedupe.NUM_PERM}Q", rng.randbytes(8 * dedupe.NUM_PERM)))
+    return dedupe.Signature(
+        shingling, struct.unpack(f">{dedupe.NUM_PERM}Q", rng.randbytes(8 * dedupe.NUM_PERM))
+    )
 
 
 def _perturbed(rng: random.Random, sig: dedupe.Signature) -> dedupe.Signature:
@@ -142,23 +144,35 @@ def grow(engine: Engine, corpus: Corpus, start: int, stop: int) -> float:
             if not pg:
                 cur.execute("BEGIN")  # the engine's connections run in autocommit mode otherwise
             if pg:
-                with cur.copy("COPY articles (id, source_id, canonical_url, first_seen_at, last_seen_at, "
-                              "latest_version_no) FROM STDIN") as copy:
+                with cur.copy(
+                    "COPY articles (id, source_id, canonical_url, first_seen_at, last_seen_at, "
+                    "latest_version_no) FROM STDIN"
+                ) as copy:
                     for row in articles:
                         copy.write_row(row)
-                with cur.copy("COPY minhash_signatures (article_id, version_no, shingling, signature, updated_at) "
-                              "FROM STDIN") as copy:
+                with cur.copy(
+                    "COPY minhash_signatures (article_id, version_no, shingling, signature, updated_at) "
+                    "FROM STDIN"
+                ) as copy:
                     for row in sigs:
                         copy.write_row(row)
                 with cur.copy("COPY minhash_bands (band, bucket_hash, article_id) FROM STDIN") as copy:
                     for row in bands:
                         copy.write_row(row)
             else:
-                cur.executemany("INSERT INTO articles (id, source_id, canonical_url, first_seen_at, last_seen_at, "
-                                "latest_version_no) VALUES (?, ?, ?, ?, ?, ?)", articles)
-                cur.executemany("INSERT INTO minhash_signatures (article_id, version_no, shingling, signature, "
-                                "updated_at) VALUES (?, ?, ?, ?, ?)", sigs)
-                cur.executemany("INSERT INTO minhash_bands (band, bucket_hash, article_id) VALUES (?, ?, ?)", bands)
+                cur.executemany(
+                    "INSERT INTO articles (id, source_id, canonical_url, first_seen_at, last_seen_at, "
+                    "latest_version_no) VALUES (?, ?, ?, ?, ?, ?)",
+                    articles,
+                )
+                cur.executemany(
+                    "INSERT INTO minhash_signatures (article_id, version_no, shingling, signature, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?)",
+                    sigs,
+                )
+                cur.executemany(
+                    "INSERT INTO minhash_bands (band, bucket_hash, article_id) VALUES (?, ?, ?)", bands
+                )
             raw.commit()
             log.info("%s: %d articles", engine.dialect.name, hi - 1)
         cur.execute("ANALYZE")
@@ -166,7 +180,8 @@ def grow(engine: Engine, corpus: Corpus, start: int, stop: int) -> float:
     if pg:
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                "VACUUM ANALYZE minhash_bands")
+                "VACUUM ANALYZE minhash_bands"
+            )
     return time.perf_counter() - began
 
 
@@ -209,17 +224,31 @@ def indexed_near_candidates() -> Any:
     """The lookup written so that SQLite can use the bands primary key: one `band = ? AND bucket_hash = ?`
     term per band, OR-ed (SQLite plans `(band, bucket_hash) IN (VALUES ...)` as a scan of the whole table).
     Same rows as `statements(...).near_candidates`; this is the fix proposed for storage/statements.py."""
-    return (select(MinhashSignature.article_id, MinhashSignature.shingling, MinhashSignature.signature)
-            .where(MinhashSignature.article_id.in_(
+    return (
+        select(MinhashSignature.article_id, MinhashSignature.shingling, MinhashSignature.signature)
+        .where(
+            MinhashSignature.article_id.in_(
                 select(MinhashBand.article_id).where(
-                    or_(*(and_(MinhashBand.band == band, MinhashBand.bucket_hash == bindparam(f"bucket{band}"))
-                          for band in range(dedupe.BANDS))),
-                    MinhashBand.article_id != bindparam("article_id"))))
-            .order_by(MinhashSignature.article_id))
+                    or_(
+                        *(
+                            and_(
+                                MinhashBand.band == band,
+                                MinhashBand.bucket_hash == bindparam(f"bucket{band}"),
+                            )
+                            for band in range(dedupe.BANDS)
+                        )
+                    ),
+                    MinhashBand.article_id != bindparam("article_id"),
+                )
+            )
+        )
+        .order_by(MinhashSignature.article_id)
+    )
 
 
-def _closest_indexed(conn: Connection, stmt: Any, sig: dedupe.Signature,
-                     bands: list[tuple[int, int]]) -> tuple[int | None, int]:
+def _closest_indexed(
+    conn: Connection, stmt: Any, sig: dedupe.Signature, bands: list[tuple[int, int]]
+) -> tuple[int | None, int]:
     """`Archive._closest` with the indexed statement: (best article, number of candidates)."""
     best: tuple[float, int] | None = None
     rows = conn.execute(stmt, {**{f"bucket{b}": h for b, h in bands}, "article_id": -1}).all()
@@ -231,8 +260,13 @@ def _closest_indexed(conn: Connection, stmt: Any, sig: dedupe.Signature,
 
 
 def _summary(times: list[float]) -> dict[str, Any]:
-    return {"lookups": len(times), "p50_ms": round(_pct(times, 0.5), 3), "p95_ms": round(_pct(times, 0.95), 3),
-            "max_ms": round(max(times), 3), "mean_ms": round(sum(times) / len(times), 3)}
+    return {
+        "lookups": len(times),
+        "p50_ms": round(_pct(times, 0.5), 3),
+        "p95_ms": round(_pct(times, 0.95), 3),
+        "max_ms": round(max(times), 3),
+        "mean_ms": round(sum(times) / len(times), 3),
+    }
 
 
 def measure_lookups(engine: Engine, corpus: Corpus, seed: int, budget_s: float) -> dict[str, Any]:
@@ -269,13 +303,20 @@ def measure_lookups(engine: Engine, corpus: Corpus, seed: int, budget_s: float) 
                     best_archive = archive._closest(conn, sql, -1, sig, bands)
                     times_archive.append((time.perf_counter() - t) * 1000)
                     disagreements += best_archive != best
-            out[kind] = {"archive": _summary(times_archive), "indexed": _summary(times_indexed),
-                         "found_near_duplicate": found, "of": len(sigs),
-                         "candidates_mean": round(sum(candidates) / len(candidates), 2),
-                         "archive_vs_indexed_disagreements": disagreements}
-        out["plan_archive"] = _plan(conn, sql.near_candidates, {"buckets": fresh[0].bands(), "article_id": -1})
-        out["plan_indexed"] = _plan(conn, indexed, {**{f"bucket{b}": h for b, h in fresh[0].bands()},
-                                                    "article_id": -1})
+            out[kind] = {
+                "archive": _summary(times_archive),
+                "indexed": _summary(times_indexed),
+                "found_near_duplicate": found,
+                "of": len(sigs),
+                "candidates_mean": round(sum(candidates) / len(candidates), 2),
+                "archive_vs_indexed_disagreements": disagreements,
+            }
+        out["plan_archive"] = _plan(
+            conn, sql.near_candidates, {"buckets": fresh[0].bands(), "article_id": -1}
+        )
+        out["plan_indexed"] = _plan(
+            conn, indexed, {**{f"bucket{b}": h for b, h in fresh[0].bands()}, "article_id": -1}
+        )
     return out
 
 
@@ -299,17 +340,25 @@ def measure_search(engine: Engine) -> dict[str, Any]:
     every = list(timings.values())
     zh = [timings[q] for q in ZH_QUERIES]
     slowest = max(timings, key=lambda q: timings[q])
-    return {"queries": len(every), "p50_ms": round(_pct(every, 0.5), 1), "p95_ms": round(_pct(every, 0.95), 1),
-            "max_ms": round(max(every), 1), "slowest_query": slowest,
-            "en_p50_ms": round(_pct([timings[q] for q in EN_QUERIES], 0.5), 1),
-            "zh_p50_ms": round(_pct(zh, 0.5), 1), "zh_p95_ms": round(_pct(zh, 0.95), 1),
-            "hits_per_query": hits}
+    return {
+        "queries": len(every),
+        "p50_ms": round(_pct(every, 0.5), 1),
+        "p95_ms": round(_pct(every, 0.95), 1),
+        "max_ms": round(max(every), 1),
+        "slowest_query": slowest,
+        "en_p50_ms": round(_pct([timings[q] for q in EN_QUERIES], 0.5), 1),
+        "zh_p50_ms": round(_pct(zh, 0.5), 1),
+        "zh_p95_ms": round(_pct(zh, 0.95), 1),
+        "hits_per_query": hits,
+    }
 
 
 def _db_size_mb(engine: Engine) -> float:
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
-            size = conn.exec_driver_sql("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+            size = conn.exec_driver_sql(
+                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+            )
         else:
             size = conn.exec_driver_sql("SELECT pg_database_size(current_database())")
         return round(int(size.scalar_one()) / 1e6, 1)
@@ -323,8 +372,9 @@ def run(url: str, sizes: list[int], budget_s: float) -> dict[str, Any]:
             conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     upgrade(url)
     with engine.begin() as conn:
-        conn.execute(insert(Source.__table__).values(id=SOURCE, name=SOURCE, config={}, created_at=NOW,
-                                                     updated_at=NOW))
+        conn.execute(
+            insert(Source.__table__).values(id=SOURCE, name=SOURCE, config={}, created_at=NOW, updated_at=NOW)
+        )
     corpus = Corpus()
     result: dict[str, Any] = {"sizes": {}}
     stored = 0
@@ -334,8 +384,13 @@ def run(url: str, sizes: list[int], budget_s: float) -> dict[str, Any]:
         entry: dict[str, Any] = {"grow_s": round(build_s, 1)}
         entry["db_mb"] = _db_size_mb(engine)
         entry.update(measure_lookups(engine, corpus, seed=size, budget_s=budget_s))
-        log.info("%s %d: fresh p50 %.3f ms (archive's statement) / %.3f ms (indexed)", backend, size,
-                 entry["fresh"]["archive"]["p50_ms"], entry["fresh"]["indexed"]["p50_ms"])
+        log.info(
+            "%s %d: fresh p50 %.3f ms (archive's statement) / %.3f ms (indexed)",
+            backend,
+            size,
+            entry["fresh"]["archive"]["p50_ms"],
+            entry["fresh"]["indexed"]["p50_ms"],
+        )
         if size == FTS_AT:
             entry["fts_build_s"] = round(fill_search(engine, size), 1)
             entry["fts"] = measure_search(engine)
@@ -346,10 +401,14 @@ def run(url: str, sizes: list[int], budget_s: float) -> dict[str, Any]:
     for kind in ("fresh", "near"):
         for variant in ("archive", "indexed"):
             result["growth"][f"{kind}_{variant}_p50_x"] = round(
-                last[kind][variant]["p50_ms"] / first[kind][variant]["p50_ms"], 2)
+                last[kind][variant]["p50_ms"] / first[kind][variant]["p50_ms"], 2
+            )
     with engine.connect() as conn:
-        result["server_version"] = str(conn.exec_driver_sql(
-            "SELECT sqlite_version()" if backend == "sqlite" else "SHOW server_version").scalar_one())
+        result["server_version"] = str(
+            conn.exec_driver_sql(
+                "SELECT sqlite_version()" if backend == "sqlite" else "SHOW server_version"
+            ).scalar_one()
+        )
     engine.dispose()
     result["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return result
@@ -365,8 +424,14 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     mem_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb, "os": platform.platform(),
-            "python": sys.version.split()[0], "sqlite_library": sqlite3.sqlite_version}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
+        "sqlite_library": sqlite3.sqlite_version,
+    }
 
 
 @contextmanager
@@ -388,18 +453,26 @@ def private_postgres() -> Iterator[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000,1000000", help="archive sizes, ascending")
-    parser.add_argument("--sqlite-path", type=Path, help="SQLite file to build (default: a temp file, deleted)")
+    parser.add_argument(
+        "--sqlite-path", type=Path, help="SQLite file to build (default: a temp file, deleted)"
+    )
     parser.add_argument("--pg-url", help="also run on this (disposable) PostgreSQL database")
     parser.add_argument("--start-pg", action="store_true", help="also run on a private PostgreSQL 15 server")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
-    parser.add_argument("--budget-s", type=float, default=15.0,
-                        help="seconds per size and kind for the archive's own statement (default 15)")
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=15.0,
+        help="seconds per size and kind for the archive's own statement (default 15)",
+    )
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
     log.setLevel(logging.INFO)
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    command = "python -m bench.near_duplicates" + (" " + " ".join(sys.argv[1:] if argv is None else argv)).rstrip()
+    command = (
+        "python -m bench.near_duplicates" + (" " + " ".join(sys.argv[1:] if argv is None else argv)).rstrip()
+    )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="scipol-bench-") as tmp:
         if not args.no_sqlite:
@@ -421,10 +494,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_table(results: dict[str, Any], sizes: list[int]) -> None:
-    print("lookup of near-duplicate candidates for one new article, ms (p50 / p95); "
-          "archive = the statement in storage/statements.py, indexed = the proposed OR form")
-    print(f"{'backend':<11}{'articles':>10}{'grow s':>8}{'db MB':>8}{'fresh archive':>18}{'fresh indexed':>16}"
-          f"{'near archive':>18}{'near indexed':>16}{'cands':>7}{'found':>8}")
+    print(
+        "lookup of near-duplicate candidates for one new article, ms (p50 / p95); "
+        "archive = the statement in storage/statements.py, indexed = the proposed OR form"
+    )
+    print(
+        f"{'backend':<11}{'articles':>10}{'grow s':>8}{'db MB':>8}{'fresh archive':>18}{'fresh indexed':>16}"
+        f"{'near archive':>18}{'near indexed':>16}{'cands':>7}{'found':>8}"
+    )
 
     def pair(e: dict[str, Any]) -> str:
         return f"{e['p50_ms']:.2f}/{e['p95_ms']:.2f}"
@@ -436,18 +513,24 @@ def print_table(results: dict[str, Any], sizes: list[int]) -> None:
             e = results[backend]["sizes"].get(str(size))
             if e is None:
                 continue
-            print(f"{backend:<11}{size:>10}{e['grow_s']:>8}{e['db_mb']:>8}{pair(e['fresh']['archive']):>18}"
-                  f"{pair(e['fresh']['indexed']):>16}{pair(e['near']['archive']):>18}{pair(e['near']['indexed']):>16}"
-                  f"{e['near']['candidates_mean']:>7}{e['near']['found_near_duplicate']:>5}/{e['near']['of']}")
+            print(
+                f"{backend:<11}{size:>10}{e['grow_s']:>8}{e['db_mb']:>8}{pair(e['fresh']['archive']):>18}"
+                f"{pair(e['fresh']['indexed']):>16}{pair(e['near']['archive']):>18}{pair(e['near']['indexed']):>16}"
+                f"{e['near']['candidates_mean']:>7}{e['near']['found_near_duplicate']:>5}/{e['near']['of']}"
+            )
         g = results[backend]["growth"]
-        print(f"{'':<11}{g['articles_x']:>9.0f}x archive -> p50 x{g['fresh_archive_p50_x']} (archive, fresh), "
-              f"x{g['fresh_indexed_p50_x']} (indexed, fresh), x{g['near_indexed_p50_x']} (indexed, near)")
+        print(
+            f"{'':<11}{g['articles_x']:>9.0f}x archive -> p50 x{g['fresh_archive_p50_x']} (archive, fresh), "
+            f"x{g['fresh_indexed_p50_x']} (indexed, fresh), x{g['near_indexed_p50_x']} (indexed, near)"
+        )
         for size in sizes:
             fts = results[backend]["sizes"].get(str(size), {}).get("fts")
             if fts:
-                print(f"{'':<11}full-text search at {size}: p50 {fts['p50_ms']} ms, p95 {fts['p95_ms']} ms, "
-                      f"max {fts['max_ms']} ms ({fts['slowest_query']!r}); {fts['queries']} queries, "
-                      f"index built in {results[backend]['sizes'][str(size)]['fts_build_s']} s")
+                print(
+                    f"{'':<11}full-text search at {size}: p50 {fts['p50_ms']} ms, p95 {fts['p95_ms']} ms, "
+                    f"max {fts['max_ms']} ms ({fts['slowest_query']!r}); {fts['queries']} queries, "
+                    f"index built in {results[backend]['sizes'][str(size)]['fts_build_s']} s"
+                )
 
 
 if __name__ == "__main__":

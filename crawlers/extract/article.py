@@ -9,14 +9,16 @@ from __future__ import annotations
 import logging
 import re
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
+from trafilatura.settings import Extractor
 from trafilatura.utils import load_html
 
 from crawlers.extract.bylines import parse_names
-from crawlers.extract.cleaning import Cleaned, clean_text, normalize_line
+from crawlers.extract.cleaning import Cleaned, byline_names, clean_text, normalize_line
 from crawlers.extract.decode import decode_html
 from crawlers.extract.language import detect_language
 from crawlers.extract.metadata import PageMetadata, choose_canonical, read_metadata
@@ -85,22 +87,31 @@ def _droppable(el: HtmlElement) -> bool:
     return el.getparent() is not None and el.tag not in _PROTECTED_TAGS and not el.xpath(".//h1")
 
 
-_SIGNUP_WORDS = ("newsletter", "subscri", "signup", "sign-up", "nl-box", "abonn", "訂閱", "订阅")
-_SIGNUP_XPATH = " | ".join(
-    f'//*[self::div or self::aside or self::section or self::form][contains(translate(@class, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"), "{w}") or contains(translate(@id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"), "{w}")]'
-    for w in _SIGNUP_WORDS[:6]
+_SIGNUP_WORDS = ("newsletter", "subscri", "signup", "sign-up", "nl-box", "abonn")
+_SIGNUP_TAGS = ("div", "aside", "section", "form")
+# One scan of the page for a class/id naming a signup box: most pages have none, and then no element is
+# visited (each element visited costs a Python proxy object).
+_SIGNUP_ATTR = re.compile(
+    r"""\b(?:class|id)\s*=\s*["']?[^"'>]*(?:newsletter|subscri|signup|sign-up|nl-box|abonn)""", re.IGNORECASE
 )
+
+
+def _named_signup_box(el: HtmlElement) -> bool:
+    names = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+    return any(w in names for w in _SIGNUP_WORDS)
 
 
 def _signup_boxes(tree: HtmlElement, html: str) -> list[HtmlElement]:
     """Newsletter boxes: the largest small container around an e-mail input, or one named for it."""
     boxes: list[HtmlElement] = []
-    lowered = html.lower()
-    if any(w in lowered for w in _SIGNUP_WORDS[:6]):
-        for el in tree.xpath(_SIGNUP_XPATH)[:20]:
-            if len(el.text_content()) <= _SIGNUP_BOX_MAX_CHARS:
-                boxes.append(el)
-    if "email" not in lowered:
+    if _SIGNUP_ATTR.search(html):
+        for el in tree.iter(*_SIGNUP_TAGS):
+            if (el.get("class") or el.get("id")) and _named_signup_box(el):
+                if len(el.text_content()) <= _SIGNUP_BOX_MAX_CHARS:
+                    boxes.append(el)
+                if len(boxes) >= 20:
+                    break
+    if "email" not in html and "EMAIL" not in html and "Email" not in html:
         return boxes
     for field in tree.xpath('//input[translate(@type, "EMAIL", "email")="email"]')[:20]:
         box = None
@@ -190,14 +201,14 @@ def _authors(cleaned: Cleaned, md: PageMetadata, rules: RuleSet) -> list[str]:
         return cleaned.byline_authors
     for text in md.byline_texts:
         # The same byline rules as for text lines ("By X", "记者 X"); a bare "Jane Doe" counts too.
-        names = clean_text(text, rules).byline_authors or parse_names(text)
+        names = byline_names(text, rules) or parse_names(text)
         if names:
             return names
     if md.authors:
         return list(dict.fromkeys(md.authors))
     for text in md.header_lines:
         # An information bar under the headline ("作者：本报记者 张晓 王磊") that trafilatura left out.
-        names = clean_text(text, rules).byline_authors
+        names = byline_names(text, rules)
         if names:
             return names
     return cleaned.field_authors
@@ -206,12 +217,11 @@ def _authors(cleaned: Cleaned, md: PageMetadata, rules: RuleSet) -> list[str]:
 def _htmldate(tree: HtmlElement, url: str) -> date | None:
     """trafilatura's own date search (htmldate, same settings), as the last resort."""
     from htmldate import find_date
-    from trafilatura.settings import Extractor
 
     from crawlers.extract.dates import parse_date
 
     try:
-        found = find_date(tree, url=url, **Extractor(with_metadata=True).date_params)
+        found = find_date(tree, url=url, **_options_template().date_params)
     except Exception:  # htmldate raises on some malformed dates; a missing date is the answer then
         logger.debug("htmldate failed for %s", url, exc_info=True)
         return None
@@ -248,7 +258,7 @@ def _extract(
     if tree is None:
         logger.info("no article text (unparseable HTML) source=%s url=%s", source_id, url)
         return None
-    md = read_metadata(tree, url)
+    md = read_metadata(tree, url, html)
     rules = rules_for(source)
     _prune(tree, rules, html)
 
@@ -299,17 +309,44 @@ def _extract(
     )
 
 
+@lru_cache(maxsize=1)
+def _options_template() -> Extractor:
+    # Building an Extractor reads trafilatura's config file settings each time (~0.2 ms): once per process.
+    return Extractor(
+        output_format="python",
+        fast=False,
+        precision=False,
+        recall=False,
+        comments=False,
+        tables=True,
+        dedup=False,
+        with_metadata=False,
+    )
+
+
+def _options(url: str) -> Extractor:
+    template = _options_template()
+    options = Extractor.__new__(Extractor)
+    for slot in Extractor.__slots__:
+        setattr(options, slot, getattr(template, slot))
+    options.url = url
+    options.source = url
+    return options
+
+
 def _trafilatura(tree: HtmlElement, url: str, *, with_metadata: bool) -> Any:
     # bare_extraction works on a copy of a tree it is given: `tree` stays usable for htmldate.
-    return bare_extraction(
-        tree,
-        url=url,
-        favor_precision=False,
-        include_tables=True,
-        include_comments=False,
-        with_metadata=with_metadata,
-        deduplicate=False,
-    )
+    if with_metadata:
+        return bare_extraction(
+            tree,
+            url=url,
+            favor_precision=False,
+            include_tables=True,
+            include_comments=False,
+            with_metadata=True,
+            deduplicate=False,
+        )
+    return bare_extraction(tree, url=url, options=_options(url))
 
 
 def _version() -> str:

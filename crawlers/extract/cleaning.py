@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from crawlers.extract.bylines import parse_field_names, parse_names
 from crawlers.extract.dates import DATE_PATTERN, find_date
-from crawlers.extract.ruleset import LineRule, RuleSet
+from crawlers.extract.ruleset import LineRule, RuleSet, first_alternative
 
 # A rule limited to the trailing part also fires earlier when everything after it is short,
 # headline-like lines (a short article followed by a long list of related links).
@@ -90,12 +90,12 @@ class _Line:
 
 
 def _furniture(line: str, rules: RuleSet) -> tuple[LineRule, re.Match[str]] | None:
-    if rules.max_drop_len is not None and len(line) > rules.max_drop_len + 4:
-        return None  # body paragraphs: longer than anything a furniture rule considers
     line = _BULLET.sub("", line)
-    if rules.prefilter is None or not rules.prefilter.fullmatch(line):
-        return None
-    for rule in rules.drop_lines:
+    candidates, prefilter = rules.drop_rules_for(len(line))
+    hit = prefilter.fullmatch(line) if prefilter is not None else None
+    if hit is None:
+        return None  # body paragraphs: longer than anything most rules consider, or matching none
+    for rule in candidates[first_alternative(hit) :]:
         m = rule.match(line)
         if m is None:
             continue
@@ -105,6 +105,18 @@ def _furniture(line: str, rules: RuleSet) -> tuple[LineRule, re.Match[str]] | No
             continue
         return rule, m
     return None
+
+
+def byline_names(text: str, rules: RuleSet) -> list[str]:
+    """Reporters named by a byline text found outside the article text ("By A and B", "作者：本报记者 X")."""
+    line = _BULLET.sub("", " ".join(text.split()))
+    for rule in rules.name_rules:
+        m = rule.match(line)
+        if m is not None:
+            names = parse_names(m.groupdict().get("names"))
+            if names:
+                return names
+    return []
 
 
 def _in_tail(rule: LineRule, lines: list[_Line], index: int, total: int) -> bool:
@@ -121,11 +133,10 @@ def _in_tail(rule: LineRule, lines: list[_Line], index: int, total: int) -> bool
 
 
 def _first_cut(
-    lines: list[_Line], rules: tuple[LineRule, ...], total: int, prefilter: re.Pattern[str] | None
+    lines: list[_Line], rules: tuple[LineRule, ...], total: int, candidates: list[int]
 ) -> tuple[int, LineRule] | None:
-    for i, ln in enumerate(lines):
-        if ln.furniture is not None or (prefilter is not None and not prefilter.fullmatch(ln.text)):
-            continue
+    for i in candidates:
+        ln = lines[i]
         for rule in rules:
             if rule.match(ln.text) and _in_tail(rule, lines, i, total):
                 return i, rule
@@ -256,9 +267,16 @@ def clean_text(
                 ln.furniture = INLINE_TEASER_RULE
     _mark_header_block(lines, titles or [], header_texts)
 
+    prefilter = rules.cut_prefilter
+    candidates = [
+        i
+        for i, ln in enumerate(lines)
+        if ln.furniture is None and (prefilter is None or prefilter.fullmatch(ln.text))
+    ]
     for rule_group in (rules.end_markers, rules.teaser_headings):
-        cut = _first_cut(lines, rule_group, total, rules.cut_prefilter)
+        cut = _first_cut(lines, rule_group, total, candidates)
         if cut is not None:
+            candidates = [i for i in candidates if i < cut[0]]
             index, rule = cut
             result.removed.extend((rule.name, ln.text) for ln in lines[index:])
             lines = lines[:index]

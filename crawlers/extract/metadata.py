@@ -166,7 +166,9 @@ def _meta_map(tree: HtmlElement) -> dict[str, str]:
 
 def _jsonld_objects(tree: HtmlElement) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
-    for script in tree.xpath('//script[contains(translate(@type, "LDJSON", "ldjson"), "ld+json")]'):
+    for script in tree.iter("script"):
+        if "ld+json" not in (script.get("type") or "").lower():
+            continue
         raw = script.text or ""
         if not raw.strip() or len(raw) > _MAX_JSONLD_CHARS:
             continue
@@ -244,6 +246,9 @@ def same_site(url_a: str, url_b: str) -> bool:
     return bool(host_a) and bool(host_b) and registrable_domain(host_a) == registrable_domain(host_b)
 
 
+_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+
+
 def _link_texts(tree: HtmlElement, page_url: str) -> frozenset[str]:
     page_site = registrable_domain(urlsplit(page_url).hostname or "") if page_url else ""
     texts: set[str] = set()
@@ -253,13 +258,13 @@ def _link_texts(tree: HtmlElement, page_url: str) -> frozenset[str]:
         href = (a.get("href") or "").strip()
         if not href or href.startswith(("#", "javascript:", "mailto:")):
             continue
-        host = urlsplit(href).hostname
-        if host and page_site and registrable_domain(host) != page_site:
-            continue  # external links are references, not teasers
-        text = _text(a)
-        cjk = len(re.findall(r"[\u4e00-\u9fff]", text))
-        if len(text) >= 12 or cjk >= 5:
-            texts.add(normalize_line(text))
+        if "//" in href[:8]:  # absolute or scheme-relative: only then can it leave the site
+            host = urlsplit(href).hostname
+            if host and page_site and registrable_domain(host) != page_site:
+                continue  # external links are references, not teasers
+        text = " ".join(a.text_content().split())
+        if len(text) >= 12 or (len(text) >= 5 and len(_CJK_CHAR.findall(text)) >= 5):
+            texts.add(text.casefold())
     return frozenset(texts)
 
 
@@ -302,7 +307,7 @@ def _headline_element(tree: HtmlElement, title: str | None) -> HtmlElement | Non
     if not title:
         return None
     want = normalize_line(title)
-    body = tree.find(".//body")
+    body = next(tree.iter("body"), None)
     for el in (body if body is not None else tree).iter(*_HEADLINE_TAGS):
         text = el.text_content()
         if len(text) <= 2 * len(want) + 20 and normalize_line(text) == want:
@@ -310,24 +315,53 @@ def _headline_element(tree: HtmlElement, title: str | None) -> HtmlElement | Non
     return None
 
 
-_BYLINE_XPATH = (
-    '//*[@rel="author" or @itemprop="author"'
-    ' or contains(concat(" ", normalize-space(@class), " "), " byline ")'
-    ' or contains(concat(" ", normalize-space(@class), " "), " author ")'
-    ' or contains(@class, "-byline") or contains(@class, "byline-") or contains(@class, "author-name")]'
-)
+# Cheap contains() tests select the few candidates; the exact class-token test runs on those in Python.
+_BYLINE_XPATH = '//*[@rel="author" or @itemprop="author" or contains(@class, "byline") or contains(@class, "author")]'
 
 
-def _byline_texts(tree: HtmlElement) -> list[str]:
+def _is_byline_element(el: HtmlElement) -> bool:
+    if el.get("rel") == "author" or el.get("itemprop") == "author":
+        return True
+    classes = (el.get("class") or "").split()
+    return any(
+        c in ("byline", "author") or "-byline" in c or "byline-" in c or "author-name" in c for c in classes
+    )
+
+
+def _mentions_byline_markup(html: str) -> bool:
+    """Whether "author"/"byline" occurs inside a class/rel/itemprop attribute (most pages only have
+    <meta name="author">): a string scan that spares the XPath walk over every element."""
+    for word in ("author", "byline"):
+        pos = html.find(word)
+        seen = 0
+        while pos >= 0 and seen < 50:
+            start = html.rfind("<", 0, pos)
+            tag = html[start:pos] if start >= 0 and pos - start < 300 else ""
+            if ("class=" in tag or "rel=" in tag or "itemprop=" in tag) and not tag.startswith("<meta"):
+                return True
+            pos = html.find(word, pos + len(word))
+            seen += 1
+    return False
+
+
+def _byline_texts(tree: HtmlElement, html: str | None = None) -> list[str]:
     texts: list[str] = []
-    for el in tree.xpath(_BYLINE_XPATH)[:8]:
+    if html is not None and not _mentions_byline_markup(html):
+        return texts
+    found = 0
+    for el in tree.xpath(_BYLINE_XPATH):
+        if not _is_byline_element(el):
+            continue
+        found += 1
+        if found > 8:
+            break
         text = _text(el)
         if text and len(text) <= 120 and text not in texts:
             texts.append(text)
     return texts
 
 
-def read_metadata(tree: HtmlElement, page_url: str) -> PageMetadata:
+def read_metadata(tree: HtmlElement, page_url: str, html: str | None = None) -> PageMetadata:
     """Collect metadata from a parsed page. Never raises on odd markup (missing values stay None)."""
     meta = _meta_map(tree)
     objects = _jsonld_objects(tree)
@@ -336,9 +370,10 @@ def read_metadata(tree: HtmlElement, page_url: str) -> PageMetadata:
     article_objs.sort(key=lambda o: "webpage" in _types(o))
     md = PageMetadata()
 
-    title_el = tree.find(".//title")
+    # iter() walks in C; find(".//x") goes through lxml's Python ElementPath.
+    title_el = next(tree.iter("title"), None)
     md.html_title = _text(title_el) or None if title_el is not None else None
-    h1 = tree.find(".//h1")
+    h1 = next(tree.iter("h1"), None)
     md.h1 = (_text(h1) or None) if h1 is not None else None
     md.title = meta.get("og:title") or meta.get("twitter:title") or meta.get("dc.title") or md.html_title
 
@@ -359,7 +394,7 @@ def read_metadata(tree: HtmlElement, page_url: str) -> PageMetadata:
             md.published_malformed = True
     if md.published is not None:
         md.published_malformed = False
-    if md.published is None:
+    if md.published is None and (html is None or "datePublished" in html or "pubdate" in html):
         for t in tree.xpath('//time[@itemprop="datePublished" or @pubdate]|//*[@itemprop="datePublished"]')[
             :3
         ]:
@@ -390,11 +425,10 @@ def read_metadata(tree: HtmlElement, page_url: str) -> PageMetadata:
     )
 
     href = None
-    for link in tree.xpath(
-        '//link[@href and contains(concat(" ", translate(@rel, "CANONICAL", "canonical"), " "), '
-        '" canonical ")]'
-    )[:1]:
-        href = link.get("href")
+    for link in tree.iter("link"):
+        if link.get("href") and "canonical" in (link.get("rel") or "").lower().split():
+            href = link.get("href")
+            break
     href = href or meta.get("og:url")
     if href and page_url:
         try:
@@ -407,7 +441,7 @@ def read_metadata(tree: HtmlElement, page_url: str) -> PageMetadata:
     md.link_texts = _link_texts(tree, page_url)
     headline = h1 if h1 is not None else _headline_element(tree, md.title)
     md.header_texts, md.header_lines = _header_texts(headline)
-    md.byline_texts = _byline_texts(tree)
+    md.byline_texts = _byline_texts(tree, html)
     return md
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from bisect import bisect_left
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -74,6 +75,22 @@ class RuleSet:
     """The same for end markers and teaser headings."""
     max_drop_len: int | None = None
     """The longest line any drop-line rule looks at (None: some rule looks at any length)."""
+    drop_tiers: tuple[tuple[int, tuple[LineRule, ...], re.Pattern[str] | None], ...] = field(
+        default=(), repr=False
+    )
+    """(length bound, rules that look at lines up to that long, their prefilter), by bound: a body
+    paragraph is only tried against the few rules written for lines as long as it."""
+    name_rules: tuple[LineRule, ...] = field(default=(), repr=False)
+    """Drop-line rules with a `names` group (bylines), for byline texts found outside the article text."""
+
+    def drop_rules_for(self, length: int) -> tuple[tuple[LineRule, ...], re.Pattern[str] | None]:
+        """The drop-line rules that may match a line of this length, and their combined prefilter."""
+        if not self.drop_tiers:
+            return self.drop_lines, self.prefilter
+        i = bisect_left(self.drop_tiers, length, key=_tier_bound)
+        if i == len(self.drop_tiers):
+            return (), None
+        return self.drop_tiers[i][1], self.drop_tiers[i][2]
 
     def selectors_xpath(self, html: str) -> etree.XPath | None:
         """The drop selectors that can match this page (their class/id names occur in it), compiled.
@@ -160,11 +177,35 @@ def _selectors_xpath(selectors: tuple[str, ...], origin: str) -> etree.XPath | N
 
 
 def _prefilter(rules: tuple[LineRule, ...]) -> re.Pattern[str] | None:
+    """One alternation of the rules' patterns; group `r<i>` names the first alternative that matched,
+    so a line is matched once and only that rule (and the ones after it) need trying."""
     if not rules:
         return None
-    # Python forbids repeated group names inside one pattern: drop the names for the prefilter.
+    # Python forbids repeated group names inside one pattern: drop the rules' own names here.
     alternatives = [_NAMED_GROUP.sub("(?:", r.pattern.pattern) for r in rules]
-    return re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE)
+    return re.compile("|".join(f"(?P<r{i}>{a})" for i, a in enumerate(alternatives)), re.IGNORECASE)
+
+
+def first_alternative(m: re.Match[str]) -> int:
+    """Index of the rule whose alternative matched in a `_prefilter` match."""
+    return int(m.lastgroup[1:]) if m.lastgroup else 0
+
+
+def _tier_bound(tier: tuple[int, tuple[LineRule, ...], re.Pattern[str] | None]) -> int:
+    return tier[0]
+
+
+def _drop_tiers(
+    drop: tuple[LineRule, ...],
+) -> tuple[tuple[int, tuple[LineRule, ...], re.Pattern[str] | None], ...]:
+    unbounded = 10**9
+    bounds = sorted({r.max_len if r.max_len is not None else unbounded for r in drop})
+    tiers = []
+    for bound in bounds:
+        # Order kept: the first matching rule in file order still wins.
+        rules = tuple(r for r in drop if r.max_len is None or r.max_len >= bound)
+        tiers.append((bound, rules, _prefilter(rules)))
+    return tuple(tiers)
 
 
 @lru_cache(maxsize=256)
@@ -203,6 +244,8 @@ def _build(
     drop = tuple(r for r in every if r.kind == "drop_line")
     selectors = (*default_selectors, *extra_selectors)
     return RuleSet(
+        drop_tiers=_drop_tiers(drop),
+        name_rules=tuple(r for r in drop if "(?P<names>" in r.pattern.pattern),
         end_markers=tuple(r for r in every if r.kind == "end_marker"),
         teaser_headings=tuple(r for r in every if r.kind == "teaser_heading"),
         drop_lines=drop,

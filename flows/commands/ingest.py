@@ -63,11 +63,12 @@ def ingest_command(sources_file: str | None, source_ids: tuple[str, ...], db_url
     if use_prefect:
         from flows.ingest import ingest as ingest_flow
 
-        report = ingest_flow(source_configs=[s.model_dump(mode="json") for s in sources],
-                             lookback_days=lookback_days, backfill=backfill, dry_run=dry_run)
+        try:
+            report = ingest_flow(source_configs=[s.model_dump(mode="json") for s in sources],
+                                 lookback_days=lookback_days, backfill=backfill, dry_run=dry_run)
+        except Exception as exc:  # noqa: BLE001 - the flow run (and its log) says more; one line here
+            fail(f"the ingest flow run failed: {type(exc).__name__}: {exc}", code=1)
     else:
-        from storage.archive import Archive
-
         archive = None if dry_run else _open_archive()
         report = run_ingest(sources, archive, options=options)
     click.echo(report.model_dump_json(indent=2) if as_json else format_report(report))

@@ -108,8 +108,16 @@ NOTICE_REPOST = [
 ]
 
 
-def article_html(title: str, paras: list[str], *, lang: str = "en", published: str = "2026-03-02",
-                 site: str = "Science Policy Notes", markup: bool = False, spaced: bool = False) -> str:
+def article_html(
+    title: str,
+    paras: list[str],
+    *,
+    lang: str = "en",
+    published: str = "2026-03-02",
+    site: str = "Science Policy Notes",
+    markup: bool = False,
+    spaced: bool = False,
+) -> str:
     """A small article page. `markup` wraps words in inline tags and adds attributes; `spaced` adds line
     breaks, indentation and full-width spaces inside paragraphs: neither changes the wording."""
     body = []
@@ -124,12 +132,14 @@ def article_html(title: str, paras: list[str], *, lang: str = "en", published: s
         attrs = ' class="para" data-v="2"' if markup else ""
         body.append(f"<p{attrs}>{p}</p>")
     return (
-        f'<!doctype html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{escape(title)} | {site}</title>'
+        f'<!doctype html>\n<html lang="{lang}"><head><meta charset="utf-8">'
+        f"<title>{escape(title)} | {site}</title>"
         f'<meta name="date" content="{published}"></head>\n'
         f'<body><header><nav><a href="/">Home</a> <a href="/news/">News</a></nav></header>\n'
         f"<main><article><h1>{escape(title)}</h1>\n"
-        f'<p class="meta">Published {published}</p>\n' + "\n".join(body) +
-        "\n</article></main>\n<footer><p>Copyright 2026 Science Policy Notes</p></footer></body></html>\n"
+        f'<p class="meta">Published {published}</p>\n'
+        + "\n".join(body)
+        + "\n</article></main>\n<footer><p>Copyright 2026 Science Policy Notes</p></footer></body></html>\n"
     )
 
 
@@ -242,15 +252,21 @@ class ScenarioSite:
         items = "".join(
             f"<item><title>{xml_escape(title)}</title><link>{xml_escape(link)}</link>"
             f"<pubDate>{format_datetime(T0, usegmt=True)}</pubDate></item>\n"
-            for link, title in state.feed)
-        return ('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
-                f"<title>Science Policy Notes</title><link>{self.url('/')}</link><description>notes</description>\n"
-                f"{items}</channel></rss>\n")
+            for link, title in state.feed
+        )
+        return (
+            '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+            f"<title>Science Policy Notes</title><link>{self.url('/')}</link>"
+            "<description>notes</description>\n"
+            f"{items}</channel></rss>\n"
+        )
 
     def _sitemap(self, state: SiteState) -> str:
         urls = "".join(f"<url><loc>{xml_escape(self.url(p))}</loc></url>\n" for p in state.sitemap)
-        return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-                f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n')
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n'
+        )
 
 
 # --- the scenario -------------------------------------------------------------------------------
@@ -265,8 +281,17 @@ CLIMATE_REISSUED_PATH = "/en/climate-networks-2026-reissued.html"
 CHAIR = "/en/new-chair.html"
 NOTICE = "/zh/tongzhi-2026.html"
 NOTICE_REPOST_PATH = "/zh/tongzhi-2026-chongfa.html"
-ALL_PATHS = [DEADLINE, WITHDRAWN, OPEN_ACCESS, SYNDICATED, CLIMATE, CLIMATE_REISSUED_PATH, CHAIR, NOTICE,
-             NOTICE_REPOST_PATH]
+ALL_PATHS = [
+    DEADLINE,
+    WITHDRAWN,
+    OPEN_ACCESS,
+    SYNDICATED,
+    CLIMATE,
+    CLIMATE_REISSUED_PATH,
+    CHAIR,
+    NOTICE,
+    NOTICE_REPOST_PATH,
+]
 
 
 def site_states(site: ScenarioSite) -> Iterator[SiteState]:
@@ -283,11 +308,15 @@ def site_states(site: ScenarioSite) -> Iterator[SiteState]:
         CHAIR: Page(article_html(CHAIR_TITLE, CHAIR_PARAS), at(0)),
         NOTICE: Page(article_html(NOTICE_TITLE, NOTICE_PARAS, lang="zh-CN", site="科技动态"), at(0)),
     }
-    feed = [(site.url(DEADLINE), DEADLINE_TITLE), (site.url(WITHDRAWN), WITHDRAWN_TITLE),
-            (site.url(OPEN_ACCESS), OPEN_ACCESS_TITLE), (site.url(CLIMATE), CLIMATE_TITLE),
-            # The same article under tracking parameters, a fragment and another host case.
-            (site.url(CHAIR + "?utm_source=rss&utm_medium=feed#top", host="LocalHost"), CHAIR_TITLE),
-            (site.url(NOTICE), NOTICE_TITLE)]
+    feed = [
+        (site.url(DEADLINE), DEADLINE_TITLE),
+        (site.url(WITHDRAWN), WITHDRAWN_TITLE),
+        (site.url(OPEN_ACCESS), OPEN_ACCESS_TITLE),
+        (site.url(CLIMATE), CLIMATE_TITLE),
+        # The same article under tracking parameters, a fragment and another host case.
+        (site.url(CHAIR + "?utm_source=rss&utm_medium=feed#top", host="LocalHost"), CHAIR_TITLE),
+        (site.url(NOTICE), NOTICE_TITLE),
+    ]
     # The chair article is linked only from the feed, so its variant URLs are what the crawl fetches.
     sitemap = [DEADLINE, WITHDRAWN, OPEN_ACCESS, CLIMATE, NOTICE]
 
@@ -299,8 +328,11 @@ def site_states(site: ScenarioSite) -> Iterator[SiteState]:
     pages[DEADLINE] = Page(article_html(DEADLINE_TITLE, DEADLINE_PARAS, markup=True), at(1))
     del pages[WITHDRAWN]
     pages[SYNDICATED] = Page(article_html(OPEN_ACCESS_TITLE, OPEN_ACCESS_PARAS, site="Partner Wire"), at(1))
-    feed = [*[f for f in feed if CHAIR not in f[0]], (site.url(SYNDICATED), OPEN_ACCESS_TITLE),
-            (site.url(CHAIR + "?utm_campaign=spring&utm_content=x#comments", host="LOCALHOST"), CHAIR_TITLE)]
+    feed = [
+        *[f for f in feed if CHAIR not in f[0]],
+        (site.url(SYNDICATED), OPEN_ACCESS_TITLE),
+        (site.url(CHAIR + "?utm_campaign=spring&utm_content=x#comments", host="LOCALHOST"), CHAIR_TITLE),
+    ]
     sitemap = [*sitemap, SYNDICATED]
     yield SiteState(dict(pages), list(feed), list(sitemap))
 
@@ -316,22 +348,32 @@ def site_states(site: ScenarioSite) -> Iterator[SiteState]:
     # title and a changed deadline (截止日期).
     pages[WITHDRAWN] = Page(article_html(WITHDRAWN_TITLE, WITHDRAWN_PARAS), at(3))
     pages[NOTICE_REPOST_PATH] = Page(
-        article_html(NOTICE_REPOST_TITLE, NOTICE_REPOST, lang="zh-CN", site="科技动态"), at(3))
+        article_html(NOTICE_REPOST_TITLE, NOTICE_REPOST, lang="zh-CN", site="科技动态"), at(3)
+    )
     feed = [*feed, (site.url(NOTICE_REPOST_PATH), NOTICE_REPOST_TITLE)]
     sitemap = [*sitemap, NOTICE_REPOST_PATH]
     yield SiteState(dict(pages), list(feed), list(sitemap))
 
     # Run 5: whitespace-only change of the Chinese notice (new bytes, new ETag, same wording).
-    pages[NOTICE] = Page(article_html(NOTICE_TITLE, NOTICE_PARAS, lang="zh-CN", site="科技动态", spaced=True),
-                         at(4))
+    pages[NOTICE] = Page(
+        article_html(NOTICE_TITLE, NOTICE_PARAS, lang="zh-CN", site="科技动态", spaced=True), at(4)
+    )
     yield SiteState(dict(pages), list(feed), list(sitemap))
 
 
 def scenario_source(site: ScenarioSite) -> SourceConfig:
     return SourceConfig(
-        id=SOURCE_ID, name="Archive scenario site", feeds=[site.url("/feed.xml")],
-        sitemaps=[site.url("/sitemap.xml")], allowed_domains=["localhost"], default_language="en",
-        allow_private_addresses=True, download_delay=0, concurrency=4, lookback_days=36500)
+        id=SOURCE_ID,
+        name="Archive scenario site",
+        feeds=[site.url("/feed.xml")],
+        sitemaps=[site.url("/sitemap.xml")],
+        allowed_domains=["localhost"],
+        default_language="en",
+        allow_private_addresses=True,
+        download_delay=0,
+        concurrency=4,
+        lookback_days=36500,
+    )
 
 
 @dataclass(frozen=True)
@@ -355,11 +397,18 @@ def read_archive(url: str, base: str) -> ArchiveState:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            arts = conn.execute(sa.text(
-                "SELECT article_id, url, removed_at, duplicate_of, cluster_id, version_no, text "
-                "FROM latest_articles ORDER BY url")).all()
-            hist = conn.execute(sa.text(
-                "SELECT url, version_no, reason, title, text FROM article_history ORDER BY url, version_no")).all()
+            arts = conn.execute(
+                sa.text(
+                    "SELECT article_id, url, removed_at, duplicate_of, cluster_id, version_no, text "
+                    "FROM latest_articles ORDER BY url"
+                )
+            ).all()
+            hist = conn.execute(
+                sa.text(
+                    "SELECT url, version_no, reason, title, text FROM article_history "
+                    "ORDER BY url, version_no"
+                )
+            ).all()
     finally:
         engine.dispose()
     path_of = {row.article_id: row.url.removeprefix(base) for row in arts}
@@ -396,8 +445,10 @@ class Played:
 
     def counts(self) -> list[tuple[int, ...]]:
         """The per-run report figures that must not depend on the database."""
-        return [(s.new_articles, s.new_versions, s.unchanged, s.not_modified, s.duplicates, s.removals)
-                for s in (r.sources[0] for r in self.reports)]
+        return [
+            (s.new_articles, s.new_versions, s.unchanged, s.not_modified, s.duplicates, s.removals)
+            for s in (r.sources[0] for r in self.reports)
+        ]
 
 
 def play(site: ScenarioSite, db_url: str, tmp_path: Path) -> Played:
@@ -419,8 +470,11 @@ def play(site: ScenarioSite, db_url: str, tmp_path: Path) -> Played:
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(sa.text("SELECT a.canonical_url, u.url FROM article_urls u "
-                                        "JOIN articles a ON a.id = u.article_id")).all()
+            rows = conn.execute(
+                sa.text(
+                    "SELECT a.canonical_url, u.url FROM article_urls u JOIN articles a ON a.id = u.article_id"
+                )
+            ).all()
     finally:
         engine.dispose()
     urls: dict[str, set[str]] = {}
@@ -514,14 +568,18 @@ def check_expectations(played: Played) -> None:
     }
     assert {p for p, gone in r5.removed.items() if gone} == set()
     assert {p: d for p, d in r5.duplicate_of.items() if d} == {SYNDICATED: OPEN_ACCESS}
-    assert r5.clusters == {frozenset({OPEN_ACCESS, SYNDICATED}), frozenset({CLIMATE, CLIMATE_REISSUED_PATH}),
-                           frozenset({NOTICE, NOTICE_REPOST_PATH})}
+    assert r5.clusters == {
+        frozenset({OPEN_ACCESS, SYNDICATED}),
+        frozenset({CLIMATE, CLIMATE_REISSUED_PATH}),
+        frozenset({NOTICE, NOTICE_REPOST_PATH}),
+    }
     for path, (version_no, text) in r5.latest.items():
         assert version_no == len(r5.versions[path]) and text == r5.texts[path][-1]
 
 
 def test_the_archivist_scenario_gives_the_same_archive_on_sqlite_and_postgresql(
-        tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Extraction in this process: the same code as the worker pool, without a pool start per run.
     monkeypatch.setenv("SCIPOL_EXTRACT_WORKERS", "1")
     results = {}

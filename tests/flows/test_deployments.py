@@ -151,3 +151,29 @@ def test_two_workers_run_two_deployments_over_different_sources_side_by_side_int
     engine.dispose()
     assert per_source.get("demo_news", 0) >= 30 and per_source.get("demo_mirror", 0) >= 30
     assert gaps == 0
+
+
+def test_scipol_ingest_runs_as_a_prefect_flow_when_a_server_is_configured(prefect_server: PrefectServer,
+                                                                          tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    server = prefect_server
+    db = tmp_path / "archive.db"
+    with DemoSite() as site:
+        sources_file = tmp_path / "demo-sources.yaml"
+        sources_file.write_text((ROOT / "flows" / "demo" / "sources.yaml").read_text()
+                                .replace("__BASE_URL__", site.base_url))
+        before = {r["id"] for r in _api(server, "/flow_runs/filter", {})}
+        done = subprocess.run([sys.executable, "-m", "flows.cli", "ingest", "--sources", str(sources_file),
+                               "--db", f"sqlite:///{db}"], cwd=ROOT, env={**server.env, "PYTHONPATH": str(ROOT)},
+                              capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    runs = [r for r in _api(server, "/flow_runs/filter", {}) if r["id"] not in before]
+    assert len(runs) == 1 and runs[0]["state_type"] == "COMPLETED"
+    flows = {f["id"]: f["name"] for f in _api(server, "/flows/filter", {})}
+    assert flows[runs[0]["flow_id"]] == "ingest"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from latest_articles")).scalar_one() >= 30
+    engine.dispose()
