@@ -28,8 +28,8 @@ import logging
 import re
 import sys
 import time
-from pathlib import Path
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import trafilatura
@@ -46,6 +46,7 @@ from tests.crawlers.test_golden_pages import (  # noqa: E402
     extract_page,
     golden_folders,
     load_page,
+    normalize_body,
     normalize_ws,
 )
 
@@ -65,8 +66,8 @@ def quality(text: str | None, expected: dict[str, Any]) -> dict[str, float]:
     output_tokens = len(tokens(out))
     leaked = [s for s in must_not if s and s in out]
     leaked_tokens = sum(len(tokens(s)) * out.count(s) for s in leaked)
-    start = normalize_ws(expected.get("body_starts_with") or "")
-    end = normalize_ws(expected.get("body_ends_with") or "")
+    start = normalize_body(expected.get("body_starts_with") or "")
+    end = normalize_body(expected.get("body_ends_with") or "")
     return {
         "must_tokens": must_tokens,
         "found_tokens": found_tokens,
@@ -74,7 +75,7 @@ def quality(text: str | None, expected: dict[str, Any]) -> dict[str, float]:
         "leaked_tokens": min(leaked_tokens, output_tokens),
         "leaks": len(leaked),
         "must_not": len(must_not),
-        "start_ok": float(bool(start) and out.startswith(start)),
+        "start_ok": float(bool(start) and normalize_body(out).startswith(start)),
         "end_ok": float(bool(end) and out.endswith(end)),
     }
 

@@ -459,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", help="also run on this (disposable) PostgreSQL database")
     parser.add_argument("--start-pg", action="store_true", help="also run on a private PostgreSQL 15 server")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default {RESULTS.name})")
     parser.add_argument(
         "--budget-s",
         type=float,
@@ -469,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sorted(int(s) for s in args.sizes.split(","))
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
     log.setLevel(logging.INFO)
-    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    out: Path = args.out
+    results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
     command = (
         "python -m bench.near_duplicates" + (" " + " ".join(sys.argv[1:] if argv is None else argv)).rstrip()
     )
@@ -487,9 +489,9 @@ def main(argv: list[str] | None = None) -> int:
     results["command"] = command.strip()
     results["machine"] = machine()
     results["total_s"] = round(time.perf_counter() - started, 1)
-    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print_table(results, sizes)
-    print(f"results: {RESULTS}")
+    print(f"results: {out}")
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-RULES_VERSION = "2026.1"
+RULES_VERSION = "2026.2"
 """Bump when a rule, decoder or metadata change alters output: records carry it and old ones re-extract."""
 
 

@@ -89,11 +89,6 @@ def _droppable(el: HtmlElement) -> bool:
 
 _SIGNUP_WORDS = ("newsletter", "subscri", "signup", "sign-up", "nl-box", "abonn")
 _SIGNUP_TAGS = ("div", "aside", "section", "form")
-# One scan of the page for a class/id naming a signup box: most pages have none, and then no element is
-# visited (each element visited costs a Python proxy object).
-_SIGNUP_ATTR = re.compile(
-    r"""\b(?:class|id)\s*=\s*["']?[^"'>]*(?:newsletter|subscri|signup|sign-up|nl-box|abonn)""", re.IGNORECASE
-)
 
 
 def _named_signup_box(el: HtmlElement) -> bool:
@@ -104,14 +99,15 @@ def _named_signup_box(el: HtmlElement) -> bool:
 def _signup_boxes(tree: HtmlElement, html: str) -> list[HtmlElement]:
     """Newsletter boxes: the largest small container around an e-mail input, or one named for it."""
     boxes: list[HtmlElement] = []
-    if _SIGNUP_ATTR.search(html):
+    lowered = html.lower()
+    if any(w in lowered for w in _SIGNUP_WORDS):
         for el in tree.iter(*_SIGNUP_TAGS):
             if (el.get("class") or el.get("id")) and _named_signup_box(el):
                 if len(el.text_content()) <= _SIGNUP_BOX_MAX_CHARS:
                     boxes.append(el)
                 if len(boxes) >= 20:
                     break
-    if "email" not in html and "EMAIL" not in html and "Email" not in html:
+    if "email" not in lowered:
         return boxes
     for field in tree.xpath('//input[translate(@type, "EMAIL", "email")="email"]')[:20]:
         box = None
@@ -130,8 +126,32 @@ def _signup_boxes(tree: HtmlElement, html: str) -> list[HtmlElement]:
 
 
 _BLOCK_TAGS = frozenset(
-    {"p", "div", "section", "article", "ul", "ol", "dl", "table", "blockquote", "figure", "pre", "aside",
-     "header", "footer", "nav", "form", "h1", "h2", "h3", "h4", "h5", "h6", "li", "hr"}
+    {
+        "p",
+        "div",
+        "section",
+        "article",
+        "ul",
+        "ol",
+        "dl",
+        "table",
+        "blockquote",
+        "figure",
+        "pre",
+        "aside",
+        "header",
+        "footer",
+        "nav",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "hr",
+    }
 )
 
 
@@ -167,9 +187,9 @@ def _strip_site(title: str, names: tuple[str, ...]) -> str:
     """ "Headline - Site" / "Site | Headline" / "Headline-Site": drop a name the page gives its publisher."""
     for name in names:
         site = re.escape(name)
-        m = re.fullmatch(rf"(.+?)\s*(?:{_TITLE_SEPARATOR})\s*{site}\s*", title, re.IGNORECASE) or re.fullmatch(
-            rf"\s*{site}\s*(?:{_TITLE_SEPARATOR})\s*(.+)", title, re.IGNORECASE
-        )
+        m = re.fullmatch(
+            rf"(.+?)\s*(?:{_TITLE_SEPARATOR})\s*{site}\s*", title, re.IGNORECASE
+        ) or re.fullmatch(rf"\s*{site}\s*(?:{_TITLE_SEPARATOR})\s*(.+)", title, re.IGNORECASE)
         if m:
             return m.group(1).strip()
     return title

@@ -267,12 +267,12 @@ def clean_text(
                 ln.furniture = INLINE_TEASER_RULE
     _mark_header_block(lines, titles or [], header_texts)
 
-    prefilter = rules.cut_prefilter
-    candidates = [
-        i
-        for i, ln in enumerate(lines)
-        if ln.furniture is None and (prefilter is None or prefilter.fullmatch(ln.text))
-    ]
+    candidates = []
+    for i, ln in enumerate(lines):
+        if ln.furniture is None:
+            prefilter = rules.cut_prefilter_for(len(ln.text))
+            if prefilter is not None and prefilter.fullmatch(ln.text):
+                candidates.append(i)
     for rule_group in (rules.end_markers, rules.teaser_headings):
         cut = _first_cut(lines, rule_group, total, candidates)
         if cut is not None:

@@ -99,7 +99,15 @@ _AUTHOR_META = (
 # Visible logo text and <title> suffixes are not used: they are layout, not metadata.
 _SITE_META_FALLBACK = ("application-name", "sitename")
 _DC_CREATOR_META = frozenset({"dc.creator", "dcterms.creator"})
-_ORG_META = ("dc.publisher", "dcterms.publisher", "dc.creator", "dcterms.creator", "source", "publisher", "application-name")
+_ORG_META = (
+    "dc.publisher",
+    "dcterms.publisher",
+    "dc.creator",
+    "dcterms.creator",
+    "source",
+    "publisher",
+    "application-name",
+)
 _HEADER_MAX = 160
 _HEADER_BLOCKS = (
     "p",
@@ -269,7 +277,7 @@ def _link_texts(tree: HtmlElement, page_url: str) -> frozenset[str]:
 
 
 def _header_texts(h1: HtmlElement | None) -> tuple[frozenset[str], tuple[str, ...]]:
-    """Texts of the elements right around the headline (and around its wrapper): normalised, and as written."""
+    """Texts of the elements right around the headline (and its wrapper): normalised, and as written."""
     if h1 is None:
         return frozenset(), ()
     texts: set[str] = set()
@@ -316,7 +324,9 @@ def _headline_element(tree: HtmlElement, title: str | None) -> HtmlElement | Non
 
 
 # Cheap contains() tests select the few candidates; the exact class-token test runs on those in Python.
-_BYLINE_XPATH = '//*[@rel="author" or @itemprop="author" or contains(@class, "byline") or contains(@class, "author")]'
+_BYLINE_XPATH = (
+    '//*[@rel="author" or @itemprop="author" or contains(@class, "byline") or contains(@class, "author")]'
+)
 
 
 def _is_byline_element(el: HtmlElement) -> bool:

@@ -80,6 +80,10 @@ class RuleSet:
     )
     """(length bound, rules that look at lines up to that long, their prefilter), by bound: a body
     paragraph is only tried against the few rules written for lines as long as it."""
+    cut_tiers: tuple[tuple[int, tuple[LineRule, ...], re.Pattern[str] | None], ...] = field(
+        default=(), repr=False
+    )
+    """The same for end markers and teaser headings."""
     name_rules: tuple[LineRule, ...] = field(default=(), repr=False)
     """Drop-line rules with a `names` group (bylines), for byline texts found outside the article text."""
 
@@ -87,10 +91,13 @@ class RuleSet:
         """The drop-line rules that may match a line of this length, and their combined prefilter."""
         if not self.drop_tiers:
             return self.drop_lines, self.prefilter
-        i = bisect_left(self.drop_tiers, length, key=_tier_bound)
-        if i == len(self.drop_tiers):
-            return (), None
-        return self.drop_tiers[i][1], self.drop_tiers[i][2]
+        return _for_length(self.drop_tiers, length)
+
+    def cut_prefilter_for(self, length: int) -> re.Pattern[str] | None:
+        """The combined pattern of the end markers and teaser headings that may match a line this long."""
+        if not self.cut_tiers:
+            return self.cut_prefilter
+        return _for_length(self.cut_tiers, length)[1]
 
     def selectors_xpath(self, html: str) -> etree.XPath | None:
         """The drop selectors that can match this page (their class/id names occur in it), compiled.
@@ -102,6 +109,15 @@ class RuleSet:
             css for css in self.drop_selectors if all(name in html for name in _SELECTOR_NAMES.findall(css))
         )
         return _selectors_xpath(present, "page") if present else None
+
+
+def _for_length(
+    tiers: tuple[tuple[int, tuple[LineRule, ...], re.Pattern[str] | None], ...], length: int
+) -> tuple[tuple[LineRule, ...], re.Pattern[str] | None]:
+    i = bisect_left(tiers, length, key=_tier_bound)
+    if i == len(tiers):
+        return (), None
+    return tiers[i][1], tiers[i][2]
 
 
 def _compile(pattern: str, where: str) -> re.Pattern[str]:
@@ -245,6 +261,7 @@ def _build(
     selectors = (*default_selectors, *extra_selectors)
     return RuleSet(
         drop_tiers=_drop_tiers(drop),
+        cut_tiers=_drop_tiers(tuple(r for r in every if r.kind != "drop_line")),
         name_rules=tuple(r for r in drop if "(?P<names>" in r.pattern.pattern),
         end_markers=tuple(r for r in every if r.kind == "end_marker"),
         teaser_headings=tuple(r for r in every if r.kind == "teaser_heading"),

@@ -283,3 +283,63 @@ def test_extract_capture_runs_in_a_process_pool() -> None:
         record = pool.submit(extract_capture, capture).result(timeout=120)
     assert record is not None
     assert record == extract_capture(capture)
+
+
+def test_updated_equal_to_published_is_no_update() -> None:
+    head = (
+        '<meta property="article:published_time" content="2025-05-13T08:00:00+02:00">'
+        '<meta property="article:modified_time" content="2025-05-13T18:00:00+02:00">'
+    )
+    record = extract_html(html_page(paragraphs(), head=head), url="https://news.example/a")
+    assert record is not None
+    assert record.published == date(2025, 5, 13)
+    assert record.updated is None
+
+
+def test_dublin_core_creator_that_is_an_organisation_is_not_an_author() -> None:
+    head = '<meta name="DC.Creator" content="Northern Research Council">'
+    record = extract_html(html_page(paragraphs(), head=head), url="https://news.example/a")
+    assert record is not None and record.authors == []
+    head = '<meta name="DC.Creator" content="Jane Doe">'
+    record = extract_html(html_page(paragraphs(), head=head), url="https://news.example/a")
+    assert record is not None and record.authors == ["Jane Doe"]
+
+
+def test_inline_only_sections_are_paragraphs_so_wechat_subheadings_survive() -> None:
+    body = (
+        '<div id="js_content">'
+        + paragraphs(2)
+        + "<section><span><strong>01 Tiered funding levels</strong></span></section>"
+        + paragraphs(3)
+        + "</div>"
+    )
+    record = extract_html(html_page(body), url="https://mp.weixin.example/s/abc")
+    assert record is not None
+    assert "01 Tiered funding levels" in record.text
+
+
+def test_named_newsletter_box_inside_the_body_is_removed() -> None:
+    box = (
+        '<div class="nl-box"><p>Every Friday the week in research policy.</p><a href="#">Sign me up</a></div>'
+    )
+    record = extract_html(html_page(paragraphs(2) + box + paragraphs(3)), url="https://news.example/a")
+    assert record is not None
+    assert "Every Friday the week in research policy." not in record.text
+    assert "Paragraph 2." in record.text
+
+
+def test_unspaced_title_suffix_naming_the_publisher_is_dropped() -> None:
+    page = (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>深海观测网进入全面组网阶段-中讯网</title>'
+        '<meta name="source" content="中讯网"></head><body>'
+        '<div class="title">深海观测网进入全面组网阶段</div>'
+        + "".join(
+            f"<p>记者从国家海洋科学研究中心获悉，深海科学观测网建设已完成第一期主干网布设。第{i}段。</p>"
+            for i in range(5)
+        )
+        + "</body></html>"
+    ).encode()
+    record = extract_html(page, url="https://www.zxw.example/a.shtml")
+    assert record is not None
+    assert record.title == "深海观测网进入全面组网阶段"
+    assert not record.text.startswith("深海观测网进入全面组网阶段")

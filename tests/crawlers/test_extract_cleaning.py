@@ -160,3 +160,49 @@ def test_parse_names_rejects_non_names() -> None:
     assert parse_names("2030") == []
     assert parse_names("Staff Reporter") == []
     assert parse_names("李和平") == ["李和平"]
+
+
+def test_a_notice_keeps_its_signing_date_and_offers_it_as_a_date() -> None:
+    zh = "请各单位于2025年4月30日前通过国家科技管理信息系统报送试点申请材料，逾期不予受理。"
+    text = "\n".join([zh] * 4 + ["特此通知。", "科技部办公厅", "2025年3月7日", "（此件主动公开）"])
+    cleaned = clean_text(text, rules_for())
+    assert cleaned.text == text
+    assert cleaned.dates == [date(2025, 3, 7)]
+
+
+def test_a_date_line_above_the_body_is_still_removed() -> None:
+    zh = "请各单位于2025年4月30日前通过国家科技管理信息系统报送试点申请材料，逾期不予受理。"
+    cleaned = clean_text("\n".join(["2025年3月10日", *[zh] * 4]), rules_for())
+    assert cleaned.text == "\n".join([zh] * 4)
+    assert cleaned.dates == [date(2025, 3, 10)]
+
+
+def test_reporter_named_in_a_dateline_becomes_the_author_and_stays_in_the_body() -> None:
+    first = "中讯网北京4月2日电 （记者 孙立言）记者2日从国家海洋科学研究中心获悉，观测网进入全面组网阶段。"
+    text = "\n".join(
+        [first, "据介绍，该观测网由海底主基站、次级接驳盒和各类观测节点组成，可长期连续实时观测。"]
+    )
+    cleaned = clean_text(text, rules_for())
+    assert cleaned.text == text
+    assert cleaned.byline_authors == ["孙立言"]
+
+
+def test_contacts_heading_cuts_only_when_nothing_after_it_is_prose() -> None:
+    contact = ["Media enquiries", "Press office: 020 7946 0000", "press@agency.example"]
+    assert clean_text(body(*contact), rules_for()).text == body()
+    # A real section that happens to be called "Contacts" is followed by prose: it stays.
+    prose = ["Contacts", PARA]
+    assert clean_text(body(*prose, paragraphs=3), rules_for()).text == body(*prose, paragraphs=3)
+
+
+def test_wire_signoff_and_distribution_notes_are_removed() -> None:
+    signoff = "(Reporting by Kate Holden in London; Additional reporting by Sam Lee; Editing by Alison Marsh)"
+    notes = ["Notes to editors", "The funding is drawn from the existing budget and is not new money."]
+    assert clean_text(body(signoff, *notes), rules_for()).text == body()
+
+
+def test_several_contact_details_on_one_line_follow_a_media_contact() -> None:
+    text = body(
+        "新聞聯絡人：前瞻及應用科技處 黃怡君 科長", "辦公室電話：(02)2737-7999　行動電話：0912-345-678"
+    )
+    assert clean_text(text, rules_for()).text == body()

@@ -160,13 +160,19 @@ CASES: dict[str, tuple[str, str]] = {
     "notes_to_editors": ("Notes to editors", "Notes to editors are published with every release."),
     "update_history": ("Last updated 17 March 2025 + show all updates", "Show all updates to the committee."),
     "contacts_heading": ("Media enquiries", "Media enquiries rose sharply after the announcement."),
-    "copyright_footer": ("东山大学党委宣传部　版权所有", "The museum holds the copyright to the recordings, it said."),
+    "copyright_footer": (
+        "东山大学党委宣传部　版权所有",
+        "The museum holds the copyright to the recordings, it said.",
+    ),
     "dangling_links": ("Associated links", "Associated links between funding and output were weak."),
     "wire_signoff": (
         "(Reporting by Kate Holden and Samir Dutta; Editing by Alison Marsh)",
         "(Reporting by the agency showed a rise in applications.",
     ),
-    "date_place_line": ("January 29, 2025 — Ottawa, Ontario", "On January 29, 2025 the council met in Ottawa."),
+    "date_place_line": (
+        "January 29, 2025 — Ottawa, Ontario",
+        "On January 29, 2025 the council met in Ottawa.",
+    ),
     "postal_address": (
         "Université Val-de-Loire - 12 avenue des Lettres - 45000 Orléans",
         "The lab moved to 12 avenue des Lettres in 45000 Orléans last year.",
@@ -179,8 +185,14 @@ CASES: dict[str, tuple[str, str]] = {
         "| 索 引 号： | 000014349/2025-00089 | 主题分类： | 科技资源 |",
         "索引号制度自2008年起实施，便于公众检索政府信息。",
     ),
-    "zh_time_source_line": ("2025年04月02日 14:26　来源：中讯网　参与互动", "2025年4月2日，来源于各地的代表齐聚北京。"),
-    "zh_press_release_by": ("本新聞稿由東嶺大學傳訊及公共關係處提供。", "本研究由國家科學及技術委員會資助，成果已發表於期刊。"),
+    "zh_time_source_line": (
+        "2025年04月02日 14:26　来源：中讯网　参与互动",
+        "2025年4月2日，来源于各地的代表齐聚北京。",
+    ),
+    "zh_press_release_by": (
+        "本新聞稿由東嶺大學傳訊及公共關係處提供。",
+        "本研究由國家科學及技術委員會資助，成果已發表於期刊。",
+    ),
     "zh_icp": ("东ICP备06001234号", "网站需办理ICP备案的规定已实施多年，监管部门持续加强管理。"),
     "zh_subscribe": ("訂閱科學月刊", "訂閱制期刊的價格持續上漲，圖書館經費壓力加大。"),
 }
