@@ -118,9 +118,10 @@ def _bulk(engine: Engine) -> Iterator[Any]:
         else:
             # Foreign-key triggers off for this session only (16 checks per article otherwise); the
             # rows are built consistent. Needs a superuser, which the bench's own server gives.
-            with raw.cursor() as cur:
-                cur.execute("SET session_replication_role = replica")
-                cur.execute("SET maintenance_work_mem = '256MB'")
+            cur: Any = raw.cursor()
+            cur.execute("SET session_replication_role = replica")
+            cur.execute("SET maintenance_work_mem = '256MB'")
+            cur.close()
             raw.commit()
         yield raw
     finally:
@@ -133,10 +134,12 @@ def grow(engine: Engine, corpus: Corpus, start: int, stop: int) -> float:
     pg = engine.dialect.name == "postgresql"
     ts = NOW if pg else NOW.strftime("%Y-%m-%d %H:%M:%S.%f")
     with _bulk(engine) as raw:
-        cur = raw.cursor()
+        cur: Any = raw.cursor()
         for lo in range(start, stop, CHUNK):
             hi = min(stop, lo + CHUNK)
-            articles, sigs, bands = [], [], []
+            articles: list[tuple[Any, ...]] = []
+            sigs: list[tuple[Any, ...]] = []
+            bands: list[tuple[int, int, int]] = []
             for article_id, sig in corpus.rows(lo, hi):
                 articles.append((article_id, SOURCE, f"https://dedupe.example/a/{article_id}", ts, ts, 1))
                 sigs.append((article_id, 1, sig.shingling, sig.to_bytes(), ts))
@@ -154,11 +157,11 @@ def grow(engine: Engine, corpus: Corpus, start: int, stop: int) -> float:
                     "COPY minhash_signatures (article_id, version_no, shingling, signature, updated_at) "
                     "FROM STDIN"
                 ) as copy:
-                    for row in sigs:
-                        copy.write_row(row)
+                    for sig_row in sigs:
+                        copy.write_row(sig_row)
                 with cur.copy("COPY minhash_bands (band, bucket_hash, article_id) FROM STDIN") as copy:
-                    for row in bands:
-                        copy.write_row(row)
+                    for band_row in bands:
+                        copy.write_row(band_row)
             else:
                 cur.executemany(
                     "INSERT INTO articles (id, source_id, canonical_url, first_seen_at, last_seen_at, "
@@ -211,7 +214,7 @@ def _pct(values: list[float], q: float) -> float:
 
 def _fresh_signatures(rng: random.Random, n: int) -> list[dedupe.Signature]:
     """Signatures of real-looking texts through the real `dedupe.signature` (English and Chinese)."""
-    out = []
+    out: list[dedupe.Signature] = []
     while len(out) < n:
         body = _zh_text(rng, 600) if len(out) % 3 == 0 else _en_text(rng, 220)
         sig = dedupe.signature(body)
@@ -372,9 +375,7 @@ def run(url: str, sizes: list[int], budget_s: float) -> dict[str, Any]:
             conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     upgrade(url)
     with engine.begin() as conn:
-        conn.execute(
-            insert(Source.__table__).values(id=SOURCE, name=SOURCE, config={}, created_at=NOW, updated_at=NOW)
-        )
+        conn.execute(insert(Source).values(id=SOURCE, name=SOURCE, config={}, created_at=NOW, updated_at=NOW))
     corpus = Corpus()
     result: dict[str, Any] = {"sizes": {}}
     stored = 0

@@ -179,7 +179,13 @@ class Archive:
 
     def _reader(self) -> Connection:
         self._ensure_schema()
-        return self.engine.connect().execution_options(scipol_read=True)
+        conn = self.engine.connect().execution_options(scipol_read=True)
+        if conn.dialect.name == "postgresql":
+            # One snapshot for every statement of a read (search ids, then their texts): under READ
+            # COMMITTED a version committed in between gave hits without the matched term. Read-only
+            # REPEATABLE READ transactions never fail with serialisation errors.
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        return conn
 
     def _retry(self, what: str, fn: Callable[[], T]) -> T:
         for attempt in range(1, _MAX_ATTEMPTS + 1):
@@ -474,7 +480,8 @@ class Archive:
     def _closest(self, conn: Connection, sql: Statements, article_id: int, sig: dedupe.Signature,
                  bands: list[tuple[int, int]]) -> int | None:
         best: tuple[float, int] | None = None
-        for cand_id, shingling, data in conn.execute(sql.near_candidates, {"buckets": bands, "article_id": article_id}):
+        for cand_id, shingling, data in conn.execute(sql.near_candidates,
+                                                        {**{f"bucket{b}": h for b, h in bands}, "article_id": article_id}):
             score = sig.similarity(dedupe.Signature.from_bytes(shingling, bytes(data)))
             if score >= dedupe.NEAR_DUPLICATE_THRESHOLD and (best is None or score > best[0]):
                 best = (score, cand_id)
