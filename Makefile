@@ -28,13 +28,14 @@ postgres-bin:
 	fi
 
 test: setup postgres-bin
+	$(BIN)/ruff check crawlers flows storage schemas tests bench
 	PG_BIN=$(PG_BIN) $(BIN)/python -m pytest
 
 bench: setup postgres-bin
 	$(BIN)/python -m bench.run
 
 lint: setup
-	$(BIN)/ruff check crawlers flows storage schemas tests
+	$(BIN)/ruff check crawlers flows storage schemas tests bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -641,8 +641,10 @@ def render_markdown(data: dict[str, Any], old_text: str = "") -> str:
         "",
         "| ratio | value | goal |",
         "|---|---:|---:|",
-        f"| ingest (SQLite) / baseline, wall | {_fmt(r['ingest_sqlite_vs_baseline'])} | <= {GOALS['ingest_vs_baseline']} |",
-        f"| ingest (PostgreSQL) / baseline, wall | {_fmt(r['ingest_postgres_vs_baseline'])} | <= {GOALS['ingest_vs_baseline']} |",
+        f"| ingest (SQLite) / baseline, wall | {_fmt(r['ingest_sqlite_vs_baseline'])} "
+        f"| <= {GOALS['ingest_vs_baseline']} |",
+        f"| ingest (PostgreSQL) / baseline, wall | {_fmt(r['ingest_postgres_vs_baseline'])} "
+        f"| <= {GOALS['ingest_vs_baseline']} |",
         f"| ingest (SQLite) / baseline, CPU | {_fmt(r['ingest_sqlite_vs_baseline_cpu'])} | - |",
         f"| second run / first run (SQLite), wall | {_fmt(r['second_vs_first'])} | <= {GOALS['second_vs_first']} |",
         f"| peak RSS of the ingest process tree, MB | {_fmt(data['peak_rss_mb'])} (PSS {_fmt(data['peak_pss_mb'])}) "

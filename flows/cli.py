@@ -29,7 +29,19 @@ def cli(verbose: int) -> None:
 
 def _register() -> None:
     from flows.commands import (
-        changes, check_sources, db, demo, diff, export, extract, ingest, runs, search, show, stats, verify,
+        changes,
+        check_sources,
+        db,
+        demo,
+        diff,
+        export,
+        extract,
+        ingest,
+        runs,
+        search,
+        show,
+        stats,
+        verify,
     )
 
     for command in (ingest.ingest_command, demo.demo_command, extract.extract_command, db.db_group,

@@ -201,7 +201,9 @@ def _crawl_and_store(
 
 
 # `%(asctime)s [source] %(name)s %(levelname)s: %(message)s`, the crawl subprocess's LOG_FORMAT.
-_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[(?P<src>[^\]]*)\] (?P<name>\S+) (?P<level>[A-Z]+): (?P<msg>.*)$")
+_LOG_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[(?P<src>[^\]]*)\] (?P<name>\S+) (?P<level>[A-Z]+): (?P<msg>.*)$"
+)
 _crawl_log = logging.getLogger("crawlers.crawl")
 
 

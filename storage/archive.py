@@ -378,7 +378,8 @@ class Archive:
         row = dict(created) if created is not None else dict(
             conn.execute(sql.lock_article_by_url, {"url": record.canonical_url}).mappings().one())
         for url in dict.fromkeys((record.canonical_url, capture.url, capture.final_url, record.url)):
-            conn.execute(sql.insert_article_url, {"url": url, "article_id": row["id"], "first_seen_at": item.fetched_at})
+            conn.execute(sql.insert_article_url,
+                         {"url": url, "article_id": row["id"], "first_seen_at": item.fetched_at})
         return row
 
     def _lock_known_article(self, conn: Connection, sql: Statements, capture: Capture) -> dict[str, Any] | None:
@@ -475,13 +476,14 @@ class Archive:
                 best = self._closest(conn, sql, article_id, sig, bands)
         if best is None or cluster_id is not None:
             return
-        conn.execute(sql.set_cluster_if_none, {"b_id": article_id, "cluster_id": self._cluster_of(conn, sql, best, now)})
+        cluster = self._cluster_of(conn, sql, best, now)
+        conn.execute(sql.set_cluster_if_none, {"b_id": article_id, "cluster_id": cluster})
 
     def _closest(self, conn: Connection, sql: Statements, article_id: int, sig: dedupe.Signature,
                  bands: list[tuple[int, int]]) -> int | None:
         best: tuple[float, int] | None = None
-        for cand_id, shingling, data in conn.execute(sql.near_candidates,
-                                                        {**{f"bucket{b}": h for b, h in bands}, "article_id": article_id}):
+        params = {**{f"bucket{b}": h for b, h in bands}, "article_id": article_id}
+        for cand_id, shingling, data in conn.execute(sql.near_candidates, params):
             score = sig.similarity(dedupe.Signature.from_bytes(shingling, bytes(data)))
             if score >= dedupe.NEAR_DUPLICATE_THRESHOLD and (best is None or score > best[0]):
                 best = (score, cand_id)

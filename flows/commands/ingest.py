@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import click
@@ -17,7 +16,8 @@ from flows.commands.common import adhoc_source, apply_db, db_option, fail, load_
 @click.option("--source", "source_ids", multiple=True, metavar="ID", help="Only this source (repeatable).")
 @db_option
 @click.option("--feed", "feeds", multiple=True, metavar="URL", help="Ad-hoc source: crawl this feed (repeatable).")
-@click.option("--sitemap", "sitemaps", multiple=True, metavar="URL", help="Ad-hoc source: crawl this sitemap (repeatable).")
+@click.option("--sitemap", "sitemaps", multiple=True, metavar="URL",
+              help="Ad-hoc source: crawl this sitemap (repeatable).")
 @click.option("--source-id", default=None, help="Id of the ad-hoc source (default: from the host).")
 @click.option("--delay", type=click.FloatRange(0, 600), default=2.0, show_default=True,
               help="Per-domain download delay in seconds for ad-hoc sources.")

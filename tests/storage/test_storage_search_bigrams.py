@@ -20,8 +20,8 @@ def test_postgresql_search_rows_carry_bigrams_and_a_two_character_word_is_found(
     with engine.connect() as conn:
         stored = conn.execute(sa.text("select count(*) from article_search where cjk_bigrams @> ARRAY['科技']")
                               ).scalar_one()
-        index = conn.execute(sa.text("select count(*) from pg_indexes where indexname = 'ix_article_search_cjk_bigrams'")
-                             ).scalar_one()
+        index = conn.execute(sa.text(
+            "select count(*) from pg_indexes where indexname = 'ix_article_search_cjk_bigrams'")).scalar_one()
     engine.dispose()
     assert stored >= 1 and index == 1
     hits = Reader.open(pg_url).search("科技")
