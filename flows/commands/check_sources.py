@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from flows import config
-from flows.commands.common import fail, load_sources_or_fail
+from flows.commands.common import selected_sources_or_fail
 
 
 @click.command("check-sources")
@@ -41,15 +40,8 @@ def check_sources_command(sources_file: str | None, source_ids: tuple[str, ...],
       scipol check-sources --sources staging.yaml --allow-private
     """
     from flows.health import check_sources, format_health
-    from flows.runs import select_sources
 
-    all_sources = load_sources_or_fail(sources_file or config.sources_file())
-    try:
-        sources = select_sources(all_sources, source_ids)
-    except KeyError as exc:
-        fail(exc.args[0])
-    if not sources:
-        fail("no enabled sources to check")
+    sources = selected_sources_or_fail(sources_file, source_ids, "check")
     if allow_private:
         sources = [s.model_copy(update={"allow_private_addresses": True}) for s in sources]
     report = check_sources(sources, articles=articles, timeout_s=timeout_s, parallel=parallel)

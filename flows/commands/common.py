@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -38,6 +38,22 @@ def load_sources_or_fail(path: str | os.PathLike[str]) -> list[SourceConfig]:
         return load_sources(path)
     except SourceConfigError as exc:
         fail(str(exc))
+
+
+def selected_sources_or_fail(sources_file: str | os.PathLike[str] | None, ids: Sequence[str],
+                             what: str) -> list[SourceConfig]:
+    """The sources a command works on: the named ids, else every enabled source; errors are one line."""
+    from flows import config
+    from flows.runs import select_sources
+
+    all_sources = load_sources_or_fail(sources_file or config.sources_file())
+    try:
+        sources = select_sources(all_sources, ids)
+    except KeyError as exc:
+        fail(exc.args[0])
+    if not sources:
+        fail(f"no enabled sources to {what}")
+    return sources
 
 
 def source_id_for_host(host: str) -> str:

@@ -6,8 +6,7 @@ import os
 
 import click
 
-from flows import config
-from flows.commands.common import adhoc_source, apply_db, db_option, fail, load_sources_or_fail
+from flows.commands.common import adhoc_source, apply_db, db_option, fail, selected_sources_or_fail
 
 
 @click.command("ingest")
@@ -43,20 +42,14 @@ def ingest_command(sources_file: str | None, source_ids: tuple[str, ...], db_url
       scipol ingest --db postgresql+psycopg://scipol@db/scipol
     """
     from flows.pipeline import IngestOptions
-    from flows.runs import format_report, run_ingest, select_sources
+    from flows.runs import format_report, run_ingest
 
     apply_db(db_url)
     if feeds or sitemaps:
         sources = [adhoc_source(list(feeds), list(sitemaps), source_id=source_id, delay=delay,
                                 allow_private=allow_private)]
     else:
-        all_sources = load_sources_or_fail(sources_file or config.sources_file())
-        try:
-            sources = select_sources(all_sources, source_ids)
-        except KeyError as exc:
-            fail(exc.args[0])
-    if not sources:
-        fail("no enabled sources to ingest")
+        sources = selected_sources_or_fail(sources_file, source_ids, "ingest")
     options = IngestOptions(backfill=backfill, dry_run=dry_run, lookback_days=lookback_days)
     if use_prefect is None:
         use_prefect = bool(os.environ.get("PREFECT_API_URL"))
