@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from flows import config
 from flows.pipeline import IngestOptions, _Extractor, ingest_source, new_run_id
-from schemas import RunReport, SourceConfig, SourceRunStats
+from schemas import Capture, RunReport, SourceConfig, SourceRunStats
 from storage.archive import Archive
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def run_reprocess(
     stats: dict[str, SourceRunStats] = {}
     extractor = _Extractor(config.extract_workers())
     try:
-        batch: list = []  # type: ignore[type-arg]
+        batch: list[Capture] = []
 
         def flush() -> None:
             for sid in {c.source_id for c in batch}:

@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 
 from flows.commands.common import apply_db, db_option, fail
+from schemas import SourceConfig
 
 DEMO_SOURCES = Path(__file__).resolve().parent.parent / "demo" / "sources.yaml"
 
 
-def demo_sources(base_url: str) -> list:  # type: ignore[type-arg]
+def demo_sources(base_url: str) -> list[SourceConfig]:
     """The demo sources file with the running server's address filled in."""
     import yaml
 

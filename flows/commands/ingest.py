@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import click
 
 from flows.commands.common import adhoc_source, apply_db, db_option, fail, selected_sources_or_fail
+
+if TYPE_CHECKING:
+    from storage.archive import Archive
 
 
 @click.command("ingest")
@@ -69,8 +73,8 @@ def ingest_command(sources_file: str | None, source_ids: tuple[str, ...], db_url
         raise SystemExit(1)
 
 
-def _open_archive():  # type: ignore[no-untyped-def]
-    from storage.archive import Archive
+def _open_archive() -> Archive:
+    from storage.archive import Archive  # lazy: `scipol --help` does not load SQLAlchemy
 
     try:
         return Archive.open()
