@@ -201,7 +201,7 @@ def ensure_schema(engine_or_url: Engine | str | None = None) -> None:
                 if is_readonly(engine):
                     raise SchemaNotReadyError(
                         f"{safe_url(engine.url)} is at revision {current}, head is {head}; "
-                        "open it read-write once (or run `upgrade`) to migrate")
+                        "run `scipol db upgrade` (or open it read-write once) to migrate")
                 logger.info("migrating archive %s from %s to %s", safe_url(engine.url), current, head)
                 upgrade_engine(engine)
             _ready.add(key)
