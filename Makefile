@@ -36,6 +36,7 @@ bench: setup postgres-bin
 
 lint: setup
 	$(BIN)/ruff check crawlers flows storage schemas tests bench
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

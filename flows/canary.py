@@ -48,7 +48,8 @@ def publish_health(report: HealthReport) -> None:
 
 
 # Four crawl subprocesses at a time (~90 MB each); a canary over many sources queues the rest.
-@flow(name="canary", task_runner=ThreadPoolTaskRunner(max_workers=4))
+# Prefect types TaskRunner as invariant in its future type, so ThreadPoolTaskRunner is not accepted as declared.
+@flow(name="canary", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
 def canary(
     sources: list[SourceId] | None = None,
     sources_file: str | None = None,

@@ -6,6 +6,7 @@ field, so an operator can fix a bad line without reading Python.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -206,7 +207,7 @@ def parse_sources(data: Any, *, path: str = "<sources>") -> list[SourceConfig]:
     return list(parsed.sources)
 
 
-def load_sources(path: str | Path) -> list[SourceConfig]:
+def load_sources(path: str | os.PathLike[str]) -> list[SourceConfig]:
     """Read and validate a sources YAML file (safe_load: no Python tags)."""
     p = Path(path)
     try:

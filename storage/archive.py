@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Date, Engine, Integer, String, Text, bindparam, func, select, text
@@ -298,7 +298,7 @@ class Archive:
             if signatures is not None:
                 item.given_signature = signatures[index]
             try:
-                outcomes.append(self._retry("store", lambda i=item: self._store_one(i, run_id)))
+                outcomes.append(self._retry("store", partial(self._store_one, item, run_id)))
                 # Only after a commit: a rolled-back insert of the source must be retried next time.
                 self._known_sources.add(capture.source_id)
             except SQLAlchemyError as exc:
@@ -324,6 +324,7 @@ class Archive:
         with self.engine.begin() as conn:
             sql = statements(conn.dialect.name)
             self._ensure_source(conn, capture.source_id, now)
+            article: dict[str, Any] | None
             if item.usable and record is not None:
                 article = self._lock_or_create_article(conn, sql, item)
             else:

@@ -288,11 +288,11 @@ def clean_text(
     signing_date = _keep_signing_date(lines)
     kept: list[str] = []
     for ln in lines:
-        rule, m = ln.furniture, ln.match
-        if rule is None:
+        furniture, m = ln.furniture, ln.match
+        if furniture is None:
             kept.append(ln.text)
             continue
-        result.removed.append((rule.name, ln.text))
+        result.removed.append((furniture.name, ln.text))
         if m is None:
             continue
         groups = m.groupdict()
@@ -304,9 +304,9 @@ def clean_text(
             for name in parse_field_names(groups["field_names"]):
                 if name not in result.field_authors:
                     result.field_authors.append(name)
-        if "date" in groups or rule.date:
+        if "date" in groups or furniture.date:
             found = find_date(groups.get("date") or ("" if "date" in groups else ln.text))
-            if found is None and rule.date:
+            if found is None and furniture.date:
                 found = find_date(ln.text)
             if found is not None:
                 result.dates.append(found)

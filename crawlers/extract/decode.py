@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
@@ -175,11 +176,11 @@ _CJK_MIN_SCORE = 0.8
 _CJK_SAMPLE = 3000
 
 
-def _cjk_score(text: str, common: object) -> tuple[float, int]:
+def _cjk_score(text: str, common: Callable[[str], bool]) -> tuple[float, int]:
     chars = [c for c in text if ord(c) > 0x7F][:_CJK_SAMPLE]
     if not chars:
         return 0.0, 0
-    hits = sum(1 for c in chars if common(c))  # type: ignore[operator]
+    hits = sum(1 for c in chars if common(c))
     return hits / len(chars), len(chars)
 
 

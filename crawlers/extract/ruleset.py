@@ -235,11 +235,12 @@ def _build(
     defaults, default_selectors = _default_rules()
     origin = f"source:{source_key}"
     added: list[LineRule] = []
-    for kind, patterns in (
+    extras: tuple[tuple[RuleKind, tuple[str, ...]], ...] = (
         ("drop_line", extra_drop),
         ("end_marker", extra_end),
         ("teaser_heading", extra_teaser),
-    ):
+    )
+    for kind, patterns in extras:
         for p in patterns:
             try:
                 compiled = re.compile(p.replace("{DATE}", DATE_PATTERN), re.IGNORECASE)
@@ -250,7 +251,7 @@ def _build(
                 LineRule(
                     kind=kind,
                     name=f"{origin}:{kind}",
-                    pattern=compiled,  # type: ignore[arg-type]
+                    pattern=compiled,
                     origin=origin,
                     tail=_SOURCE_TAIL.get(kind),
                 )

@@ -15,7 +15,8 @@ from crawlers.errors import FetchRefused
 
 
 class BoundedHttpCompressionMiddleware(HttpCompressionMiddleware):
-    def process_response(self, request: Request, response: Response) -> Request | Response:
+    # Scrapy >= 2.13 no longer passes `spider`; the base keeps it only for old callers.
+    def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
         try:
             return super().process_response(request, response)
         except IgnoreRequest as exc:

@@ -41,7 +41,9 @@ class CrawlDeadline:
     def _opened(self) -> None:
         from twisted.internet import reactor
 
-        self._call = reactor.callLater(self.timeout_s, self._fire)  # type: ignore[attr-defined]
+        # The global reactor module is not typed as an IReactorTime provider, and the zope interface's
+        # self-less method signature shifts every argument by one under mypy.
+        self._call = reactor.callLater(self.timeout_s, self._fire)  # type: ignore[attr-defined,arg-type]
 
     def _closed(self) -> None:
         if self._call is not None and self._call.active():

@@ -18,9 +18,12 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 class GuardedRedirectMiddleware(RedirectMiddleware):
-    def process_response(self, request: Request, response: Response) -> Request | Response:
+    # Scrapy >= 2.13 no longer passes `spider`; the base keeps it only for old callers.
+    def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
         if self._will_redirect(request, response):
-            target = urljoin(request.url, safe_url_string(response.headers[b"Location"]))
+            location = response.headers[b"Location"]
+            assert location is not None  # _will_redirect checked the header is present
+            target = urljoin(request.url, safe_url_string(location))
             scheme = urlsplit(target).scheme.lower()
             if scheme not in ("http", "https"):
                 raise FetchRefused(

@@ -62,7 +62,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    def process_response(self, request: Request, response: Response) -> Request | Response:
+    # Scrapy >= 2.13 no longer passes `spider`; the base keeps it only for old callers.
+    def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
         wait = None
@@ -86,7 +87,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self._stamp(retry, wait)
         return retry
 
-    def process_exception(self, request: Request, exception: Exception) -> Request | Response | None:
+    # Scrapy >= 2.13 no longer passes `spider`; the base keeps it only for old callers.
+    def process_exception(self, request: Request, exception: Exception) -> Request | Response | None:  # type: ignore[override]
         if isinstance(exception, FetchRefused):
             return None
         if isinstance(exception, self.exceptions_to_retry) and not request.meta.get("dont_retry", False):

@@ -405,9 +405,9 @@ class SourceSpider(scrapy.Spider):
         if request.meta.get("scipol_entry"):
             self._count("entry_points/failed")
         if isinstance(exc, HttpError):
-            status = exc.response.status
+            http_status = exc.response.status
             yield self._error(
-                request.meta.get("scipol_url", request.url), "http_status", f"HTTP {status}", status
+                request.meta.get("scipol_url", request.url), "http_status", f"HTTP {http_status}", http_status
             )
             return
         reason, status, message = classify_exception(exc)

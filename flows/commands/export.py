@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import date, datetime, tzinfo
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 import click
 
@@ -26,6 +26,15 @@ def _plain(value: Any, tz: tzinfo) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+class _ExportFilters(TypedDict):
+    """The filters `export_rows` and `export_count` share."""
+
+    all_versions: bool
+    since: datetime | None
+    source_id: str | None
+    language: str | None
 
 
 def _write_jsonl(rows: Iterator[dict[str, Any]], out: IO[str], tz: tzinfo) -> int:
@@ -136,7 +145,9 @@ def export_command(
         if output is None:
             fail("parquet export needs an output file: -o PATH")
     reader = open_reader(db_url)
-    filters = {"all_versions": all_versions, "since": start, "source_id": source_id, "language": language}
+    filters: _ExportFilters = {
+        "all_versions": all_versions, "since": start, "source_id": source_id, "language": language
+    }
     tmp: Path | None = None
     try:
         with ExitStack() as stack:
@@ -156,7 +167,9 @@ def export_command(
                 out: IO[str] = (
                     stack.enter_context(tmp.open("w", encoding="utf-8", newline=""))
                     if tmp is not None
-                    else click.get_text_stream("stdout")
+                    # Click 8.5 deprecates get_text_stream behind a module __getattr__ typed `-> object`;
+                    # replacing it (sys.stdout vs Click's encoding-fixing wrapper) is a behaviour change.
+                    else click.get_text_stream("stdout")  # type: ignore[operator]
                 )
                 n = (_write_jsonl if output_format == "jsonl" else _write_csv)(rows, out, tz)
         if tmp is not None and output is not None:

@@ -6,7 +6,7 @@ inside the transaction that holds the migration lock; a URL in the config is use
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy import create_engine
@@ -24,7 +24,7 @@ def include_name(name: str | None, type_: str, _parent: Any) -> bool:
     return not (type_ == "table" and name is not None and is_search_table(name))
 
 
-def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     # Keep migrations free of imports from live code: render our UTC type as what it stores.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
