@@ -39,6 +39,7 @@ _OUTCOME_COUNTERS: dict[str, tuple[str, ...]] = {
     "duplicate": ("new_articles", "new_versions", "duplicates"),
     "edited": ("new_versions",),
     "reappeared": ("new_versions",),
+    "reextracted": ("new_versions",),
     "unchanged": ("unchanged",),
     "not_modified": ("not_modified",),
     "removed": ("removals",),

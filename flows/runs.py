@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+from crawlers.extract import EXTRACTOR_VERSION
 from flows import config
 from flows.pipeline import IngestOptions, _Extractor, ingest_source, new_run_id
 from schemas import Capture, RunReport, SourceConfig, SourceRunStats
@@ -155,7 +156,7 @@ def run_reprocess(
                                          run_id=report.run_id, signatures=[sig for _rec, sig in extracted])
                 st.pages_fetched += len(group)
                 for outcome in outcomes:
-                    if outcome in ("edited", "reappeared", "new"):
+                    if outcome in ("edited", "reextracted", "reappeared", "new"):
                         st.new_versions += 1
                     elif outcome == "unchanged":
                         st.unchanged += 1
@@ -163,7 +164,7 @@ def run_reprocess(
                         st.count_error("extract" if outcome == "no_text" else "store")
             batch.clear()
 
-        for capture in archive.captures_for_reprocess(source_id):
+        for capture in archive.captures_for_reprocess(source_id, skip_extractor_version=EXTRACTOR_VERSION):
             batch.append(capture)
             if len(batch) >= config.batch_size():
                 flush()

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-StoreOutcome = Literal["new", "edited", "reappeared", "unchanged", "duplicate", "removed",
+StoreOutcome = Literal["new", "edited", "reextracted", "reappeared", "unchanged", "duplicate", "removed",
                        "not_modified", "no_text", "non_html", "error"]
 """What storing one capture did. `duplicate` is a new article whose text equals an earlier one."""
 

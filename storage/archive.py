@@ -34,7 +34,7 @@ from storage.db import ensure_schema, is_readonly, make_engine
 from storage.errors import ReadOnlyArchiveError
 from storage.locks import source_lock
 from storage.models import Capture as CaptureRow
-from storage.models import CaptureBody, FetchErrorRow, Run, Source, UTCDateTime
+from storage.models import CaptureBody, FetchErrorRow, Run, Source, StoreOutcomeRow, UTCDateTime
 from storage.snapshots import ArticleSnapshot, VersionSnapshot
 from storage.statements import Statements, statements
 from storage.versions import LatestVersion, decide, diff_size, has_text, text_hash
@@ -436,7 +436,7 @@ class Archive:
             "created_at": now}).scalar_one()
         values: dict[str, Any] = {**seen, "latest_version_no": version_no, "latest_text_hash": item.digest,
                                   "removed_at": None}
-        outcome: StoreOutcome = decision  # type: ignore[assignment]
+        outcome: StoreOutcome = decision
         duplicate_of = article["duplicate_of"]
         if decision == "new":
             duplicate_of = self._find_exact_duplicate(conn, sql, item.digest, article["id"])
@@ -560,8 +560,13 @@ LIMIT :limit
 
     # -- reprocessing and verification ----------------------------------------------------------
 
-    def captures_for_reprocess(self, source_id: str | None = None) -> Iterator[Capture]:
-        """The latest page capture (with its body) of every article, for re-extraction."""
+    def captures_for_reprocess(self, source_id: str | None = None, *,
+                               skip_extractor_version: str | None = None) -> Iterator[Capture]:
+        """The latest page capture (with its body) of every article, for re-extraction.
+
+        `skip_extractor_version`: leave out captures already stored with that extractor version, so a
+        second reprocess with the same rules reads nothing (and reports nothing) again.
+        """
         c = CaptureRow.__table__.c
         rn = func.row_number().over(partition_by=c.article_id, order_by=(c.fetched_at.desc(), c.id.desc()))
         inner = select(CaptureRow, rn.label("rn")).where(
@@ -572,6 +577,10 @@ LIMIT :limit
         query = (select(sub, CaptureBody.body, CaptureBody.compression)
                  .join(CaptureBody, CaptureBody.sha256 == sub.c.sha256)
                  .where(sub.c.rn == 1).order_by(sub.c.article_id))
+        if skip_extractor_version is not None:
+            done = StoreOutcomeRow.__table__.c
+            query = query.where(~select(done.capture_id).where(
+                done.capture_id == sub.c.id, done.extractor_version == skip_extractor_version).exists())
         with self._reader() as conn:
             for row in conn.execution_options(yield_per=_STREAM_CHUNK).execute(query).mappings():
                 yield Capture(
