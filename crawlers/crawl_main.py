@@ -1,34 +1,62 @@
-"""Entry point of the crawl subprocess: `python -m crawlers.crawl_main SPOOL_DIR/job.json`.
+"""The crawl host: `python -m crawlers.crawl_main`, one process running the crawls of a whole run.
 
-A Twisted reactor cannot be restarted, so each crawl runs in its own process (see crawlers.runner).
+A Twisted reactor cannot be restarted, so crawls run in a subprocess (see crawlers.runner). One such
+process per source paid Scrapy's import and set-up (~1.5-2.5 CPU-s) for every source of every run,
+most of a second run over an unchanged site (bench/RESULTS.md); so one host process runs many
+crawls side by side, each a Scrapy `Crawler` with its own settings, spool and log file.
+
+Commands arrive one per line on stdin:
+
+    start /path/to/spool/job.json     start crawling that job
+    stop /path/to/spool/job.json      close that crawl early (finish reason "shutdown")
+
+When a crawl ends, `done.json` appears in its spool (after its records and stats are written). The
+host exits when stdin is closed and no crawl is running.
 """
 
 from __future__ import annotations
 
 import ctypes
+import json
+import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
+from typing import IO, Any
 
-from scrapy.crawler import CrawlerProcess
+from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
+from scrapy.utils.reactor import install_reactor
+from twisted.python.failure import Failure
 
+from crawlers.crawl_log import CrawlLogRouter, source_extra
 from crawlers.job import CrawlJob
 from crawlers.spiders.source import SourceSpider
+from crawlers.spool import DONE_FILE, LOG_FILE
 
 PR_SET_PDEATHSIG = 1
+logger = logging.getLogger(__name__)
+
+
+def base_settings(log_level: str = "INFO") -> Settings:
+    settings = Settings()
+    settings.setmodule("crawlers.settings", priority="project")
+    # Our router replaces Scrapy's root handler: one log file per crawl, not one per process.
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+    settings.set("LOG_LEVEL", log_level, priority="cmdline")
+    return settings
 
 
 def build_settings(job: CrawlJob) -> Settings:
-    settings = Settings()
-    settings.setmodule("crawlers.settings", priority="project")
+    settings = base_settings(job.log_level)
     settings.setdict(job.scrapy_settings(), priority="cmdline")
     return settings
 
 
 def die_with_parent() -> None:
-    """Linux: end this crawl when the process that started it dies (e.g. a SIGKILLed flow run).
+    """Linux: end this host when the process that started it dies (e.g. a SIGKILLed flow run).
 
     Without this an orphaned crawl would go on fetching into a spool nobody reads.
     """
@@ -44,16 +72,107 @@ def die_with_parent() -> None:
         sys.exit(3)
 
 
+def write_done(spool_dir: Path, *, ok: bool, error: str = "") -> None:
+    tmp = spool_dir / f"{DONE_FILE}.tmp"
+    tmp.write_text(json.dumps({"ok": ok, "error": error}), encoding="utf-8")
+    tmp.replace(spool_dir / DONE_FILE)
+
+
+class HostedCrawls:
+    """The crawls of this process, started and stopped by commands, all in the reactor thread."""
+
+    def __init__(self, process: CrawlerProcess, router: CrawlLogRouter) -> None:
+        self.process = process
+        self.router = router
+        self.active: dict[str, Crawler] = {}
+        self.input_closed = False
+
+    def read_commands(self, stream: IO[str]) -> None:
+        """Runs in a thread: hands each stdin line to the reactor thread."""
+        from twisted.internet import reactor
+
+        for line in stream:
+            command, _, argument = line.strip().partition(" ")
+            if command:
+                reactor.callFromThread(self.command, command, argument)  # type: ignore[attr-defined]
+        reactor.callFromThread(self.end_of_input)  # type: ignore[attr-defined]
+
+    def command(self, command: str, argument: str) -> None:
+        if command == "start":
+            self.start(Path(argument))
+        elif command == "stop":
+            self.stop(argument)
+        else:
+            logger.error("unknown crawl host command %r", command)
+
+    def start(self, job_path: Path) -> None:
+        try:
+            job = CrawlJob.read(job_path)
+        except Exception as exc:  # noqa: BLE001 - a bad job ends that crawl, not the host
+            logger.error("cannot read crawl job %s: %s", job_path, exc)
+            write_done(job_path.parent, ok=False, error=f"cannot read crawl job: {exc}")
+            return
+        key = str(job_path)
+        spool = Path(job.spool_dir)
+        self.router.open(job.source.id, spool / LOG_FILE)
+        try:
+            crawler = Crawler(SourceSpider, build_settings(job))
+            deferred = self.process.crawl(crawler, job=job)
+        except Exception as exc:  # noqa: BLE001
+            logger.exception("cannot start the crawl of %s", job.source.id, extra=source_extra(job.source.id))
+            self._finished(Failure(exc), key, job)
+            return
+        self.active[key] = crawler
+        deferred.addBoth(self._finished, key, job)
+
+    def _finished(self, result: Any, key: str, job: CrawlJob) -> None:
+        error = ""
+        if isinstance(result, Failure):
+            error = f"{result.type.__name__ if result.type else 'error'}: {result.getErrorMessage()}"
+            logger.error("crawl of %s failed: %s", job.source.id, error, extra=source_extra(job.source.id))
+        try:
+            write_done(Path(job.spool_dir), ok=not error, error=error)
+        except OSError:
+            logger.exception("cannot write the end marker of %s", job.source.id)
+        self.router.close_source(job.source.id)
+        self.active.pop(key, None)
+        self._exit_when_idle()
+
+    def stop(self, key: str) -> None:
+        from scrapy.utils.defer import deferred_from_coro
+
+        crawler = self.active.get(key)
+        if crawler is not None:
+            logger.warning("stop requested by the runner", extra=source_extra(crawler.settings["SCIPOL_SOURCE_ID"]))
+            deferred_from_coro(crawler.stop_async())
+
+    def end_of_input(self) -> None:
+        self.input_closed = True
+        self._exit_when_idle()
+
+    def _exit_when_idle(self) -> None:
+        if self.input_closed and not self.active:
+            from twisted.internet import reactor
+
+            if reactor.running:  # type: ignore[attr-defined]
+                reactor.stop()  # type: ignore[attr-defined]
+
+
 def main(argv: list[str] | None = None) -> int:
     die_with_parent()
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m crawlers.crawl_main JOB_JSON", file=sys.stderr)
-        return 2
-    job = CrawlJob.read(Path(args[0]))
-    process = CrawlerProcess(build_settings(job))
-    process.crawl(SourceSpider, job=job)
-    process.start()
+    log_level = args[0] if args else "INFO"
+    settings = base_settings(log_level)
+    router = CrawlLogRouter(fallback=logging.StreamHandler(sys.stderr))
+    router.setLevel(log_level)
+    logging.root.addHandler(router)
+    logging.root.setLevel(log_level)
+    install_reactor(settings["TWISTED_REACTOR"], settings["ASYNCIO_EVENT_LOOP"])
+    process = CrawlerProcess(settings)
+    host = HostedCrawls(process, router)
+    threading.Thread(target=host.read_commands, args=(sys.stdin,), name="commands", daemon=True).start()
+    process.start(stop_after_crawl=False)
+    router.close()
     return 0
 
 

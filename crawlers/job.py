@@ -45,8 +45,6 @@ class CrawlJob(BaseModel):
         return {
             "USER_AGENT": self.user_agent,
             "LOG_LEVEL": self.log_level,
-            # Each line names the source, so interleaved logs of several crawls stay readable.
-            "LOG_FORMAT": f"%(asctime)s [{src.id}] %(name)s %(levelname)s: %(message)s",
             "DOWNLOAD_DELAY": src.download_delay,
             "AUTOTHROTTLE_START_DELAY": src.download_delay,
             "AUTOTHROTTLE_MAX_DELAY": max(60.0, src.download_delay * 4),

@@ -1,16 +1,22 @@
-"""Start one crawl of one source in a subprocess and read its records while it runs.
+"""Run crawls in a subprocess and read their records while they run.
 
-A Twisted reactor cannot be restarted and Scrapy's CrawlerProcess resets logging, so every crawl is
-a fresh `python -m crawlers.crawl_main` process. It writes to a spool directory (crawlers.spool);
-`CrawlHandle.iter_items()` tails that spool, so extraction overlaps with fetching.
+A Twisted reactor cannot be restarted in one process, so crawls run in a `python -m
+crawlers.crawl_main` subprocess, the crawl host. A run starts one host (`CrawlHost`) and every source
+it crawls becomes one crawl inside it (`CrawlHost.start`), paying Scrapy's start-up once per run
+instead of once per source. Each crawl writes to its own spool directory (crawlers.spool);
+`CrawlHandle.iter_items()` tails that spool, so extraction overlaps with fetching. `start_crawl`
+runs one crawl in a host of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +24,7 @@ from pathlib import Path
 
 from crawlers.errors import CrawlSetupError
 from crawlers.job import JOB_FILE, CrawlJob
-from crawlers.spool import LOG_FILE, RECORDS_FILE, SpoolReader, SpoolRecord, read_stats
+from crawlers.spool import DONE_FILE, LOG_FILE, RECORDS_FILE, SpoolReader, SpoolRecord, read_stats
 from schemas.capture import Capture, FetchError, KnownUrl
 from schemas.sources import SourceConfig
 
@@ -28,6 +34,9 @@ DEFAULT_USER_AGENT = (
     "scipol/0.1 (science-policy news archive; +https://example.org/scipol; crawler@example.org)"
 )
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
+HOST_LOG_FILE = "crawl-host.log"
+_STOP_GRACE_S = 15.0
+"""How long a crawl asked to stop may take before its host is killed."""
 
 
 @dataclass(frozen=True)
@@ -64,59 +73,193 @@ def _closespider_timeout(timeout_s: float) -> float:
     return max(1.0, timeout_s - grace)
 
 
-class CrawlHandle:
-    """A running crawl. Iterate `iter_items()` to consume records, then `wait()` for the result."""
+class CrawlHost:
+    """One crawl subprocess (`python -m crawlers.crawl_main`) running the crawls of many sources.
 
-    def __init__(
-        self,
-        process: subprocess.Popen[bytes],
-        spool_dir: Path,
-        source_id: str,
-        timeout_s: float,
-        log_handle: object,
-    ) -> None:
-        self._process = process
-        self.spool_dir = spool_dir
-        self.source_id = source_id
-        self.timeout_s = timeout_s
-        self._deadline = time.monotonic() + timeout_s
-        self._reader = SpoolReader(spool_dir)
-        self._log_handle = log_handle
-        self._timed_out = False
-        self._killed = False
+    Started at once, in the calling thread: Linux ends the host when that thread's process dies
+    (PR_SET_PDEATHSIG, crawl_main.die_with_parent). `start()` may be called from any thread.
+    `close()` lets running crawls finish and then the process exits; `kill()` ends it now.
+    """
+
+    def __init__(self, work_dir: Path, *, log_level: str = "INFO", log_name: str = HOST_LOG_FILE) -> None:
+        self.work_dir = Path(work_dir).resolve()
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.work_dir / log_name
+        self._lock = threading.Lock()
+        self._sources: dict[str, CrawlHandle] = {}
+        env = dict(os.environ)
+        env["SCRAPY_SETTINGS_MODULE"] = "crawlers.settings"
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+        env.pop("SCRAPY_PROJECT", None)
+        env["SCIPOL_CRAWL_PARENT_PID"] = str(os.getpid())
+        self._log_handle = open(self.log_path, "ab")  # noqa: SIM115 - closed in _closed()
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "crawlers.crawl_main", log_level],
+                cwd=self.work_dir,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=self._log_handle,
+                stderr=subprocess.STDOUT,
+                # Own process group: a Ctrl-C meant for the flow does not half-stop the crawls.
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._log_handle.close()
+            raise CrawlSetupError(f"cannot start the crawl subprocess: {exc}") from exc
+        logger.info("crawl host started: pid %d, log %s", self._process.pid, self.log_path)
 
     @property
     def pid(self) -> int:
         return self._process.pid
 
     @property
-    def log_path(self) -> Path:
-        return self.spool_dir / LOG_FILE
+    def returncode(self) -> int | None:
+        return self._process.poll()
 
-    def running(self) -> bool:
+    def alive(self) -> bool:
         return self._process.poll() is None
 
-    def _enforce_deadline(self) -> None:
-        if self.running() and time.monotonic() >= self._deadline:
-            logger.warning(
-                "crawl of %s exceeded %.0f s: killing pid %d", self.source_id, self.timeout_s, self.pid
-            )
-            self._timed_out = True
-            self._terminate()
+    def start(
+        self,
+        source: SourceConfig,
+        spool_dir: Path,
+        known: Iterable[KnownUrl] = (),
+        options: CrawlOptions | None = None,
+        *,
+        owns_host: bool = False,
+    ) -> CrawlHandle:
+        """Start crawling `source` into `spool_dir` (created; must hold no records)."""
+        options = options or CrawlOptions(user_agent=DEFAULT_USER_AGENT)
+        spool_dir = Path(spool_dir).resolve()
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        if (spool_dir / RECORDS_FILE).exists():
+            raise CrawlSetupError(f"spool dir {spool_dir} already holds records: use a fresh directory per crawl")
+        job_path = spool_dir / JOB_FILE
+        _job(source, spool_dir, known, options).write(job_path)
+        handle = CrawlHandle(self, job_path, source.id, options.timeout_s, owns_host=owns_host)
+        with self._lock:
+            running = self._sources.get(source.id)
+            if running is not None and running.running():
+                # Log lines are routed by source id: two crawls of one source would mix them.
+                raise CrawlSetupError(f"source {source.id} is already being crawled by this host")
+            self._sources[source.id] = handle
+        if not self.send(f"start {job_path}"):
+            raise CrawlSetupError(f"the crawl host has exited ({self.returncode}); see {self.log_path}: "
+                                  f"{_last_line(self.log_path)}")
+        logger.info("crawl of %s started in host pid %d, spool %s", source.id, self.pid, spool_dir)
+        return handle
 
-    def _terminate(self) -> None:
+    def send(self, line: str) -> bool:
+        stdin = self._process.stdin
+        with self._lock:
+            if stdin is None or stdin.closed:
+                return False
+            try:
+                stdin.write(line.encode("utf-8") + b"\n")
+                stdin.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                return False
+        return True
+
+    def close(self, timeout_s: float | None = None) -> int | None:
+        """No more crawls: the host exits when its running crawls end. Waits up to `timeout_s`."""
+        with self._lock:
+            stdin = self._process.stdin
+            if stdin is not None and not stdin.closed:
+                with contextlib.suppress(OSError):
+                    stdin.close()
+        if timeout_s is not None:
+            try:
+                self._process.wait(timeout=max(0.0, timeout_s))
+            except subprocess.TimeoutExpired:
+                return None
+            self._closed()
+        return self._process.poll()
+
+    def kill(self) -> None:
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
+        self._closed()
+
+    def _closed(self) -> None:
+        with self._lock:
+            stdin = self._process.stdin
+            if stdin is not None and not stdin.closed:
+                with contextlib.suppress(OSError):
+                    stdin.close()
+        self._log_handle.close()
+
+    def __enter__(self) -> CrawlHost:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.close(timeout_s=30.0) is None:
+            logger.warning("crawl host pid %d did not exit within 30 s: killing it", self.pid)
+            self.kill()
+
+
+class CrawlHandle:
+    """One crawl in a host. Iterate `iter_items()` to consume records, then `wait()` for the result."""
+
+    def __init__(self, host: CrawlHost, job_path: Path, source_id: str, timeout_s: float,
+                 *, owns_host: bool = False) -> None:
+        self.host = host
+        self.job_path = job_path
+        self.spool_dir = job_path.parent
+        self.source_id = source_id
+        self.timeout_s = timeout_s
+        self.owns_host = owns_host
+        self._deadline = time.monotonic() + timeout_s
+        self._reader = SpoolReader(self.spool_dir)
+        self._timed_out = False
+        self._killed = False
+
+    @property
+    def pid(self) -> int:
+        return self.host.pid
+
+    @property
+    def log_path(self) -> Path:
+        return self.spool_dir / LOG_FILE
+
+    def done(self) -> bool:
+        return (self.spool_dir / DONE_FILE).exists()
+
+    def running(self) -> bool:
+        return not self.done() and self.host.alive()
+
+    def _enforce_deadline(self) -> None:
+        if time.monotonic() < self._deadline or not self.running():
+            return
+        logger.warning("crawl of %s exceeded %.0f s: stopping it (host pid %d)", self.source_id, self.timeout_s,
+                       self.pid)
+        self._timed_out = True
+        self._stop(grace_s=_STOP_GRACE_S)
+
+    def _stop(self, grace_s: float) -> None:
+        """End this crawl: ask the host to close it, and kill the host if it does not within `grace_s`."""
+        if self.owns_host:
+            self.host.kill()
+            return
+        self.host.send(f"stop {self.job_path}")
+        until = time.monotonic() + grace_s
+        while self.running() and time.monotonic() < until:
+            time.sleep(0.1)
+        if self.running():
+            logger.warning("crawl of %s did not stop within %.0f s: killing the crawl host (pid %d) and "
+                           "with it every crawl it runs", self.source_id, grace_s, self.pid)
+            self.host.kill()
 
     def iter_items(self, poll_s: float = 0.2) -> Iterator[Capture | FetchError]:
-        """Yield records as the crawl writes them, until the process has exited and the spool is drained."""
+        """Yield records as the crawl writes them, until it has ended and the spool is drained."""
         while True:
             self._enforce_deadline()
-            exited = not self.running()
+            ended = not self.running()
             batch: list[SpoolRecord] = self._reader.read_new()
             yield from batch
-            if exited and not batch:
+            if ended and not batch:
                 if self._reader.has_partial_line:
                     logger.warning(
                         "crawl of %s left an unfinished record line (killed mid-write)", self.source_id
@@ -126,52 +269,53 @@ class CrawlHandle:
                 time.sleep(poll_s)
 
     def wait(self) -> CrawlResult:
-        """Wait for the process (killing it at the deadline) and judge the crawl from its stats file."""
-        remaining = self._deadline - time.monotonic()
-        try:
-            self._process.wait(timeout=max(0.0, remaining))
-        except subprocess.TimeoutExpired:
+        """Wait for the crawl to end (stopping it at the deadline) and judge it from its stats file."""
+        while self.running():
             self._enforce_deadline()
-            self._terminate()
-        self._close_log()
+            time.sleep(0.05)
+        if self.owns_host:
+            self.host.close(timeout_s=30.0)
         return self._result()
 
     def kill(self) -> None:
-        self._killed = True
-        self._terminate()
-        self._close_log()
-
-    def _close_log(self) -> None:
-        close = getattr(self._log_handle, "close", None)
-        if close is not None:
-            close()
+        """Stop the crawl now (no-op when it has ended)."""
+        if self.owns_host:
+            if self.host.alive():
+                self._killed = True
+            self.host.kill()
+        elif self.running():
+            self._killed = True
+            self._stop(grace_s=_STOP_GRACE_S)
 
     def __enter__(self) -> CrawlHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.running():
-            self.kill()
+        self.kill()
 
     def _result(self) -> CrawlResult:
-        rc = self._process.returncode if self._process.returncode is not None else -1
         stats = read_stats(self.spool_dir)
         captures = sum(int(v) for k, v in stats.items() if k.startswith("scipol/captures/"))
         errors = sum(int(v) for k, v in stats.items() if k.startswith("scipol/errors/"))
         summary = f"{captures} captures, {errors} fetch errors"
+        done = _read_done(self.spool_dir)
+        rc = 0 if done is not None and done.get("ok") else (self.host.returncode if done is None else 1)
+        rc = -1 if rc is None else rc
         if self._timed_out:
             return CrawlResult(
-                rc, stats, False, f"crawl killed after the {self.timeout_s:.0f} s limit ({summary})"
+                rc, stats, False, f"crawl stopped after the {self.timeout_s:.0f} s limit ({summary})"
             )
         if self._killed:
             return CrawlResult(rc, stats, False, "crawl killed by the caller")
-        if rc != 0:
+        if done is None:
             return CrawlResult(
                 rc,
                 stats,
                 False,
-                f"crawl process exited with {rc}; see {self.log_path}: {_last_line(self.log_path)}",
+                f"crawl process exited with {rc}; see {self.host.log_path}: {_last_line(self.host.log_path)}",
             )
+        if not done.get("ok"):
+            return CrawlResult(rc, stats, False, f"crawl failed: {done.get('error')}; see {self.log_path}")
         if not stats:
             return CrawlResult(
                 rc, stats, False, f"crawl wrote no stats; see {self.log_path}: {_last_line(self.log_path)}"
@@ -195,6 +339,14 @@ class CrawlHandle:
         return CrawlResult(rc, stats, True, summary)
 
 
+def _read_done(spool_dir: Path) -> dict[str, object] | None:
+    try:
+        data = json.loads((spool_dir / DONE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _last_line(path: Path) -> str:
     try:
         with open(path, "rb") as fh:
@@ -205,16 +357,8 @@ def _last_line(path: Path) -> str:
     return lines[-1][:500] if lines else ""
 
 
-def start_crawl(
-    source: SourceConfig, spool_dir: Path, known: Iterable[KnownUrl] = (), options: CrawlOptions | None = None
-) -> CrawlHandle:
-    """Start crawling `source` in a subprocess writing to `spool_dir` (created; must hold no records)."""
-    options = options or CrawlOptions(user_agent=DEFAULT_USER_AGENT)
-    spool_dir = Path(spool_dir).resolve()
-    spool_dir.mkdir(parents=True, exist_ok=True)
-    if (spool_dir / RECORDS_FILE).exists():
-        raise CrawlSetupError(f"spool dir {spool_dir} already holds records: use a fresh directory per crawl")
-    job = CrawlJob(
+def _job(source: SourceConfig, spool_dir: Path, known: Iterable[KnownUrl], options: CrawlOptions) -> CrawlJob:
+    return CrawlJob(
         source=source,
         spool_dir=str(spool_dir),
         known=list(known),
@@ -229,30 +373,24 @@ def start_crawl(
         retry_backoff_s=options.retry_backoff_s,
         retry_after_cap_s=options.retry_after_cap_s,
     )
-    job_path = spool_dir / JOB_FILE
-    job.write(job_path)
-    env = dict(os.environ)
-    env["SCRAPY_SETTINGS_MODULE"] = "crawlers.settings"
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
-    env.pop("SCRAPY_PROJECT", None)
-    env["SCIPOL_CRAWL_PARENT_PID"] = str(os.getpid())
-    log_handle = open(spool_dir / LOG_FILE, "ab")  # noqa: SIM115 - closed by the handle
+
+
+def start_crawl(
+    source: SourceConfig, spool_dir: Path, known: Iterable[KnownUrl] = (), options: CrawlOptions | None = None
+) -> CrawlHandle:
+    """Start crawling `source` in a crawl host of its own, writing to `spool_dir`."""
+    options = options or CrawlOptions(user_agent=DEFAULT_USER_AGENT)
+    spool_dir = Path(spool_dir).resolve()
+    if (spool_dir / RECORDS_FILE).exists():
+        raise CrawlSetupError(f"spool dir {spool_dir} already holds records: use a fresh directory per crawl")
+    host = CrawlHost(spool_dir, log_level=options.log_level)
     try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "crawlers.crawl_main", str(job_path)],
-            cwd=spool_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_handle,
-            stderr=subprocess.STDOUT,
-            # Own process group: a Ctrl-C meant for the flow does not half-stop the crawl.
-            start_new_session=True,
-        )
-    except OSError as exc:
-        log_handle.close()
-        raise CrawlSetupError(f"cannot start the crawl subprocess: {exc}") from exc
-    logger.info("crawl of %s started: pid %d, spool %s", source.id, process.pid, spool_dir)
-    return CrawlHandle(process, spool_dir, source.id, options.timeout_s, log_handle)
+        handle = host.start(source, spool_dir, known, options, owns_host=True)
+    except BaseException:
+        host.kill()
+        raise
+    host.close()  # the host exits when this one crawl ends
+    return handle
 
 
 def run_crawl(
@@ -265,4 +403,4 @@ def run_crawl(
         return items, handle.wait()
 
 
-__all__ = ["CrawlHandle", "CrawlOptions", "CrawlResult", "run_crawl", "start_crawl"]
+__all__ = ["CrawlHandle", "CrawlHost", "CrawlOptions", "CrawlResult", "run_crawl", "start_crawl"]

@@ -5,7 +5,8 @@ Layout of a spool directory:
     records.jsonl     one JSON record per line, appended and flushed as items arrive
     bodies/<sha>.gz   capture bodies, gzipped, named by the sha256 of the decompressed body
     stats.json        the crawl's stats, written when the spider closes
-    crawl.log         the subprocess' stdout/stderr
+    crawl.log         this crawl's log lines (the crawl host routes them here, crawlers.crawl_log)
+    done.json         written by the crawl host when the crawl has ended: {"ok": ..., "error": ...}
 
 A body file is complete (written to a temp name, then renamed) before its record line is written,
 and a reader only takes lines that end in a newline, so a reader tailing the spool never sees a
@@ -31,6 +32,8 @@ RECORDS_FILE = "records.jsonl"
 BODIES_DIR = "bodies"
 STATS_FILE = "stats.json"
 LOG_FILE = "crawl.log"
+DONE_FILE = "done.json"
+"""Written by the crawl host when a crawl has ended, after its records and stats."""
 
 SpoolRecord = Capture | FetchError
 

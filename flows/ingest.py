@@ -7,6 +7,7 @@ task (crawl + extract + store, batched inside), never one task per article.
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -16,8 +17,9 @@ from prefect.futures import wait
 from pydantic import Field
 from sqlalchemy.exc import OperationalError
 
+from crawlers.runner import CrawlHost
 from flows import config
-from flows.pipeline import IngestOptions, _Extractor, ingest_source
+from flows.pipeline import IngestOptions, _Extractor, ingest_source, shared_crawl_host
 from flows.runs import finish_report, format_report, select_sources
 from schemas import RunReport, SourceConfig, SourceRunStats, load_sources, parse_sources
 from storage.archive import Archive
@@ -44,7 +46,8 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
       task_run_name="ingest-{source.id}")
 def ingest_source_task(source: SourceConfig, run_id: str, options: IngestOptions) -> SourceRunStats:
     archive = None if options.dry_run else Archive.open()
-    stats = ingest_source(source, archive, run_id=run_id, options=options, extractor=_shared_extractor())
+    stats = ingest_source(source, archive, run_id=run_id, options=options, extractor=_shared_extractor(),
+                          crawl_host=_CRAWL_HOST[0] if _CRAWL_HOST else None)
     if stats.retryable:
         raise TransientSourceError(f"source {source.id}: {stats.message}")
     return stats
@@ -66,6 +69,9 @@ def route_library_logs() -> None:
 
 
 _EXTRACTOR: list[_Extractor] = []
+_CRAWL_HOST: list[CrawlHost] = []
+"""The flow run's crawl process, shared by its source tasks like the extractor (a module global, not
+a task parameter: Prefect would try to hash and serialise a process handle)."""
 
 
 def _shared_extractor() -> _Extractor:
@@ -131,11 +137,13 @@ def ingest(
         archive.start_run(report)
     logger.info("ingest run %s over %d source(s): %s", report.run_id, len(selected),
                 ", ".join(s.id for s in selected))
-    futures = [ingest_source_task.submit(s, report.run_id, options) for s in selected]
-    try:
+    with ExitStack() as stack:
+        if selected:
+            _CRAWL_HOST.append(stack.enter_context(shared_crawl_host(report.run_id)))
+            stack.callback(_CRAWL_HOST.clear)
+        stack.callback(_close_shared_extractor)
+        futures = [ingest_source_task.submit(s, report.run_id, options) for s in selected]
         wait(futures)
-    finally:
-        _close_shared_extractor()
     for source, fut in zip(selected, futures, strict=True):
         try:
             report.sources.append(fut.result())

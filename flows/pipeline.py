@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 
 from crawlers.extract import extract_capture
-from crawlers.runner import CrawlOptions, start_crawl
+from crawlers.runner import CrawlHost, CrawlOptions, start_crawl
 from flows import config
 from schemas import ArticleRecord, Capture, FetchError, SourceConfig, SourceRunStats
 from storage import dedupe
@@ -123,10 +123,12 @@ def ingest_source(
     run_id: str,
     options: IngestOptions | None = None,
     extractor: _Extractor | None = None,
+    crawl_host: CrawlHost | None = None,
 ) -> SourceRunStats:
     """Crawl one source and store what it yields. Never raises for a broken site: errors are counted.
 
-    `archive` may be None only with `dry_run`.
+    `archive` may be None only with `dry_run`. A run over several sources passes one `crawl_host`
+    (and one `extractor`) to all of them; without, the source gets a crawl process of its own.
     """
     options = options or IngestOptions()
     stats = SourceRunStats(source_id=source.id)
@@ -145,7 +147,7 @@ def ingest_source(
                 stats.message = "another run is crawling this source"
                 log.warning("source=%s skipped: another run is crawling it", source.id)
                 return stats
-            _crawl_and_store(source, archive, spool, run_id, options, extractor, stats)
+            _crawl_and_store(source, archive, spool, run_id, options, extractor, stats, crawl_host)
     except Exception as exc:  # noqa: BLE001 - one broken source never stops the others
         log.exception("source=%s failed", source.id)
         stats.status = "failed"
@@ -168,6 +170,7 @@ def _crawl_and_store(
     options: IngestOptions,
     extractor: _Extractor,
     stats: SourceRunStats,
+    crawl_host: CrawlHost | None = None,
 ) -> None:
     handle = None
     try:
@@ -179,7 +182,10 @@ def _crawl_and_store(
             only_urls=options.only_urls,
             max_bytes=options.max_bytes,
         )
-        handle = start_crawl(source, spool, known, crawl_options)
+        if crawl_host is not None and crawl_host.alive():
+            handle = crawl_host.start(source, spool, known, crawl_options)
+        else:
+            handle = start_crawl(source, spool, known, crawl_options)
         # Pipelined: batch N+1 is extracted in the workers while batch N is stored here.
         pending: tuple[list[Capture | FetchError], Callable[[], list[Extracted]]] | None = None
         for batch in _batches(handle.iter_items(), config.batch_size()):
@@ -201,7 +207,7 @@ def _crawl_and_store(
             forward_crawl_log(handle.log_path, source.id)
 
 
-# `%(asctime)s [source] %(name)s %(levelname)s: %(message)s`, the crawl subprocess's LOG_FORMAT.
+# `%(asctime)s [source] %(name)s %(levelname)s: %(message)s`, crawlers.crawl_log.LOG_FORMAT.
 _LOG_LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[(?P<src>[^\]]*)\] (?P<name>\S+) (?P<level>[A-Z]+): (?P<msg>.*)$"
 )
@@ -265,6 +271,28 @@ def _store_batch(
             stats.count_error("store")
         if outcome in ("new", "edited", "reappeared", "duplicate", "removed"):
             log.info("stored source=%s url=%s outcome=%s", source.id, capture.url, outcome)
+
+
+@contextmanager
+def shared_crawl_host(run_id: str) -> Iterator[CrawlHost]:
+    """One crawl process for every source of a run: Scrapy's start-up is paid once, not per source.
+
+    Create it in the thread that lives as long as the run (the host dies with that thread's process).
+    """
+    work = config.spool_root() / f"{run_id}-host"
+    host = CrawlHost(work)
+    try:
+        yield host
+    finally:
+        rc = host.close(timeout_s=60.0)
+        if rc is None:
+            log.warning("crawl host pid %d still running 60 s after the run: killing it", host.pid)
+            host.kill()
+            rc = host.returncode
+        if rc == 0:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            log.warning("crawl host exited with %s; its log is kept: %s", rc, host.log_path)
 
 
 def new_run_id() -> str:

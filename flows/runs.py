@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 from crawlers.extract import EXTRACTOR_VERSION
 from flows import config
-from flows.pipeline import IngestOptions, _Extractor, ingest_source, new_run_id
+from flows.pipeline import IngestOptions, _Extractor, ingest_source, new_run_id, shared_crawl_host
 from schemas import Capture, RunReport, SourceConfig, SourceRunStats
 from storage.archive import Archive
 
@@ -55,9 +56,11 @@ def run_ingest(
         archive.start_run(report)
     extractor = _Extractor(config.extract_workers())
     try:
-        with ThreadPoolExecutor(max_workers=max(1, min(parallel_sources, len(sources) or 1))) as pool:
+        with shared_crawl_host(report.run_id) if sources else nullcontext(None) as host, \
+                ThreadPoolExecutor(max_workers=max(1, min(parallel_sources, len(sources) or 1))) as pool:
             futures = [
-                pool.submit(ingest_source, s, archive, run_id=report.run_id, options=options, extractor=extractor)
+                pool.submit(ingest_source, s, archive, run_id=report.run_id, options=options, extractor=extractor,
+                            crawl_host=host)
                 for s in sources
             ]
             for fut in futures:
@@ -116,9 +119,10 @@ def run_revisit(
         for s in sources:
             if not due[s.id]:
                 report.sources.append(SourceRunStats(source_id=s.id, status="skipped", message="no revisit due"))
-        with ThreadPoolExecutor(max_workers=max(1, min(parallel_sources, len(todo) or 1))) as pool:
+        with shared_crawl_host(report.run_id) if todo else nullcontext(None) as host, \
+                ThreadPoolExecutor(max_workers=max(1, min(parallel_sources, len(todo) or 1))) as pool:
             futures = [
-                pool.submit(ingest_source, s, archive, run_id=report.run_id, extractor=extractor,
+                pool.submit(ingest_source, s, archive, run_id=report.run_id, extractor=extractor, crawl_host=host,
                             options=IngestOptions(only_urls=tuple(due[s.id]), timeout_s=base.timeout_s,
                                                   max_bytes=base.max_bytes))
                 for s in todo

@@ -14,6 +14,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
+from crawlers.crawl_log import source_extra
 from crawlers.middlewares.handler import guard_for
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class CrawlDeadline:
             self.crawler.settings.get("SCIPOL_SOURCE_ID"),
             self.timeout_s,
             cancelled,
+            extra=source_extra(self.crawler.settings.get("SCIPOL_SOURCE_ID")),
         )
         assert self.crawler.engine is not None
         deferred_from_coro(self.crawler.engine.close_spider_async(reason="closespider_timeout"))

@@ -25,6 +25,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet import defer, task
 
+from crawlers.crawl_log import source_extra
 from crawlers.errors import FetchRefused
 from crawlers.middlewares.retry import NOT_BEFORE_META, RETRY_AFTER_STATUSES, retry_after_seconds
 
@@ -123,6 +124,7 @@ class PoliteHTTPDownloadHandler(HTTP11DownloadHandler):
                     response.status,
                     wait_s,
                     origin,
+                    extra=source_extra(self.source_id),
                 )
                 self.guard.hold(origin, wait_s)
         return response

@@ -16,6 +16,7 @@ from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Response
 
+from crawlers.crawl_log import source_extra
 from crawlers.errors import FetchRefused
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
                     response.status,
                     wait,
                     self.retry_after_cap_s,
+                    extra=source_extra(self.source_id),
                 )
                 self.crawler.stats.inc_value("scipol/retry/retry_after_over_cap")
                 return response
@@ -102,4 +104,5 @@ class BackoffRetryMiddleware(RetryMiddleware):
         attempt = int(retry.meta.get("retry_times", 1))
         delay = wait if wait is not None else self.backoff_s * (2 ** (attempt - 1))
         retry.meta[NOT_BEFORE_META] = time.monotonic() + delay
-        logger.info("%s: retry %d of %s in %.1f s", self.source_id, attempt, retry.url, delay)
+        logger.info("%s: retry %d of %s in %.1f s", self.source_id, attempt, retry.url, delay,
+                    extra=source_extra(self.source_id))

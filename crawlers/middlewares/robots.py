@@ -13,6 +13,7 @@ from scrapy.robotstxt import RobotParser
 from scrapy.utils.misc import build_from_crawler
 from twisted.internet.defer import Deferred
 
+from crawlers.crawl_log import source_extra
 from crawlers.errors import FetchRefused
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class RFC9309RobotsTxtMiddleware(RobotsTxtMiddleware):
             netloc,
             response.status,
             "allow all" if unavailable else "disallow all",
+            extra=source_extra(self.crawler.settings.get("SCIPOL_SOURCE_ID")),
         )
         self._set_parser(netloc, b"" if unavailable else DISALLOW_ALL)
 
@@ -53,6 +55,7 @@ class RFC9309RobotsTxtMiddleware(RobotsTxtMiddleware):
             self.crawler.settings.get("SCIPOL_SOURCE_ID"),
             netloc,
             exc,
+            extra=source_extra(self.crawler.settings.get("SCIPOL_SOURCE_ID")),
         )
         self._set_parser(netloc, DISALLOW_ALL)
 

@@ -17,6 +17,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.threads import deferToThread
 
+from crawlers.crawl_log import source_extra
 from crawlers.errors import FetchRefused
 from crawlers.urls import host_allowed
 
@@ -75,6 +76,7 @@ class SafetyMiddleware:
                     request.url,
                     host,
                     bad,
+                    extra=source_extra(self.source_id),
                 )
                 raise FetchRefused("private_address", f"{host} resolves to non-public address {bad}")
 

@@ -16,6 +16,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawlers import discovery
+from crawlers.crawl_log import source_extra
 from crawlers.errors import BodyTooLarge, DiscoveryError, NotASitemap, classify_exception
 from crawlers.job import CrawlJob
 from crawlers.pipelines import RECORD_KEY
@@ -142,6 +143,7 @@ class SourceSpider(scrapy.Spider):
                 self.sid,
                 self.source.page_budget,
                 url,
+                extra=source_extra(self.sid),
             )
         return False
 
@@ -236,7 +238,8 @@ class SourceSpider(scrapy.Spider):
         status: int | None = None,
     ) -> dict[str, FetchError]:
         logger.warning(
-            "%s: %s failed (%s%s): %s", self.sid, url, reason, f" {status}" if status else "", message
+            "%s: %s failed (%s%s): %s", self.sid, url, reason, f" {status}" if status else "", message,
+            extra=source_extra(self.sid),
         )
         return {
             RECORD_KEY: FetchError(
@@ -257,7 +260,7 @@ class SourceSpider(scrapy.Spider):
             yield self._error(response.meta["scipol_url"], "parse", f"feed: {exc}", response.status)
             return
         self._count("feed/links")
-        logger.info("%s: feed %s lists %d links", self.sid, response.url, len(links))
+        logger.info("%s: feed %s lists %d links", self.sid, response.url, len(links), extra=source_extra(self.sid))
         yield from self._articles_from(links, response, "feed")
 
     def _articles_from(
@@ -303,9 +306,11 @@ class SourceSpider(scrapy.Spider):
                 self.sid,
                 url,
                 len(sitemap.links),
+                extra=source_extra(self.sid),
             )
         self.crawler.stats.inc_value("scipol/sitemap/entries", len(sitemap.links))  # type: ignore[union-attr]
-        logger.info("%s: sitemap %s (%s) lists %d entries", self.sid, url, sitemap.kind, len(sitemap.links))
+        logger.info("%s: sitemap %s (%s) lists %d entries", self.sid, url, sitemap.kind, len(sitemap.links),
+                    extra=source_extra(self.sid))
         if sitemap.kind == "urlset":
             yield from self._articles_from(sitemap.links, response, "sitemap")
             return
@@ -343,7 +348,7 @@ class SourceSpider(scrapy.Spider):
             )
             return
         self._count("listing/pages")
-        logger.info("%s: listing %s has %d links", self.sid, response.url, len(hrefs))
+        logger.info("%s: listing %s has %d links", self.sid, response.url, len(hrefs), extra=source_extra(self.sid))
         for href in hrefs:
             req = self._article_request(response.urljoin(href), "listing")
             if req is not None:
@@ -395,6 +400,7 @@ class SourceSpider(scrapy.Spider):
             response.url,
             response.status,
             len(body) if body is not None else 0,
+            extra=source_extra(self.sid),
         )
         yield {RECORD_KEY: capture}
 
