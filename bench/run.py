@@ -11,7 +11,9 @@ Steps, all against the same local site (bench/site.py, one host per source on 12
 2. `scipol ingest` into a fresh SQLite archive, then into a fresh PostgreSQL database (a throwaway
    server; skipped with a note when the binaries are missing), peak RSS of the process tree sampled
    every 100 ms;
-3. a second SQLite run over the unchanged site (conditional requests: 304s);
+3. a second SQLite run over the unchanged site (default policy: known articles the sitemap does not
+   date after our copy are not requested), and a third with `--recheck-known` (a conditional
+   request per known article: 304s);
 4. with --scaling: 1 vs 2 concurrent ingest processes over disjoint halves of the hosts, one PostgreSQL;
 5. with --profile: a py-spy profile of one SQLite ingest.
 
@@ -161,6 +163,11 @@ class SiteProcess:
         with urlopen(next(iter(self.hosts.values())) + "/_bench/stats", timeout=10) as resp:
             return json.loads(resp.read())
 
+    def answers_since(self, before: dict[str, int]) -> dict[str, int]:
+        """Responses by status served since `before` (a `stats()["by_status"]`)."""
+        after = self.stats()["by_status"]
+        return {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             kill_tree(self.proc.pid)
@@ -210,7 +217,8 @@ def _report_totals(stdout: str) -> dict[str, Any]:
     except ValueError:
         return {"status": "unreadable report"}
     totals: dict[str, Any] = {"status": report.get("status")}
-    for key in ("pages_fetched", "new_articles", "new_versions", "unchanged", "not_modified", "duplicates"):
+    for key in ("pages_fetched", "new_articles", "new_versions", "unchanged", "not_modified", "duplicates",
+                "known_skipped"):
         totals[key] = sum(int(s.get(key, 0)) for s in report.get("sources", []))
     errors: dict[str, int] = {}
     for s in report.get("sources", []):
@@ -238,7 +246,8 @@ class Bench:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def ingest_cmd(self, sources_file: Path, db_url: str, ids: list[str] | None = None) -> list[str]:
+    def ingest_cmd(self, sources_file: Path, db_url: str, ids: list[str] | None = None,
+                   extra: tuple[str, ...] = ()) -> list[str]:
         cmd = [
             sys.executable,
             "-m",
@@ -253,7 +262,7 @@ class Bench:
         ]
         for sid in ids or ():
             cmd += ["--source", sid]
-        return cmd
+        return cmd + list(extra)
 
     def ingest(
         self,
@@ -262,11 +271,12 @@ class Bench:
         db_url: str,
         ids: list[str] | None = None,
         sample_memory: bool = True,
+        extra: tuple[str, ...] = (),
     ) -> tuple[Timed, dict[str, Any]]:
         load = _loadavg()
         log.info("%s: starting (load average %.2f)", name, load or 0)
         timed = run_timed(
-            self.ingest_cmd(sources_file, db_url, ids),
+            self.ingest_cmd(sources_file, db_url, ids, extra),
             env=self.env,
             timeout_s=self.timeout_s,
             sample_memory=sample_memory,
@@ -336,6 +346,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "ingest_postgres_s": None,
         "ingest_postgres_cpu_s": None,
         "second_run_s": None,
+        "recheck_run_s": None,
         "peak_rss_mb": None,
         "peak_pss_mb": None,
         "postgres_note": None,
@@ -386,22 +397,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         first, first_totals = bench.ingest("ingest_sqlite", sources_file, sqlite_url)
         res["ingest_sqlite_s"], res["ingest_sqlite_cpu_s"] = first.wall_s, first.cpu_s
         res["runs"]["ingest_sqlite"] = {**_timed_fields(first), **first_totals}
-
-        # 3. second ingest over the unchanged site
         before = site.stats()["by_status"]
-        second, second_totals = bench.ingest("second_run_sqlite", sources_file, sqlite_url)
-        after = site.stats()["by_status"]
-        res["second_run_s"] = second.wall_s
-        res["runs"]["second_run_sqlite"] = {
-            **_timed_fields(second),
-            **second_totals,
-            "site_answers": {
-                k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)
-            },
-        }
 
-        peaks = [t.peak_rss_mb for t in (first, second) if t.peak_rss_mb is not None]
-        pss = [t.peak_pss_mb for t in (first, second) if t.peak_pss_mb is not None]
+        # 3. second ingest over the unchanged site (default policy), then one re-requesting every article
+        second, second_totals = bench.ingest("second_run_sqlite", sources_file, sqlite_url)
+        res["second_run_s"] = second.wall_s
+        res["runs"]["second_run_sqlite"] = {**_timed_fields(second), **second_totals,
+                                            "site_answers": site.answers_since(before)}
+        before = site.stats()["by_status"]
+        recheck, recheck_totals = bench.ingest("recheck_run_sqlite", sources_file, sqlite_url,
+                                               extra=("--recheck-known",))
+        res["recheck_run_s"] = recheck.wall_s
+        res["runs"]["recheck_run_sqlite"] = {**_timed_fields(recheck), **recheck_totals,
+                                             "site_answers": site.answers_since(before)}
+
+        peaks = [t.peak_rss_mb for t in (first, second, recheck) if t.peak_rss_mb is not None]
+        pss = [t.peak_pss_mb for t in (first, second, recheck) if t.peak_pss_mb is not None]
 
         # 4. PostgreSQL: first ingest, then 1 vs 2 concurrent processes over halves of the hosts
         bindir = None if args.no_postgres else find_pg_bindir()
@@ -438,6 +449,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "ingest_sqlite_vs_baseline": _ratio(res["ingest_sqlite_s"], res["baseline_s"]),
         "ingest_postgres_vs_baseline": _ratio(res["ingest_postgres_s"], res["baseline_s"]),
         "second_vs_first": _ratio(res["second_run_s"], res["ingest_sqlite_s"]),
+        "recheck_vs_first": _ratio(res.get("recheck_run_s"), res["ingest_sqlite_s"]),
         "ingest_sqlite_vs_baseline_cpu": _ratio(res["ingest_sqlite_cpu_s"], res["baseline_cpu_s"]),
         "ingest_postgres_vs_baseline_cpu": _ratio(res["ingest_postgres_cpu_s"], res["baseline_cpu_s"]),
     }
@@ -454,6 +466,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             res["ratios"]["ingest_sqlite_vs_baseline"], GOALS["ingest_vs_baseline"]
         ),
         "second_vs_first_met": _met(res["ratios"]["second_vs_first"], GOALS["second_vs_first"]),
+        "recheck_vs_first_met": _met(res["ratios"]["recheck_vs_first"], GOALS["second_vs_first"]),
         "peak_rss_met": _met(res["peak_rss_mb"], GOALS["peak_rss_mb_10k"]) if pages >= 10000 else None,
     }
     res["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -622,7 +635,8 @@ def render_markdown(data: dict[str, Any], old_text: str = "") -> str:
     )
     for key, label in (
         ("ingest_sqlite", "scipol ingest, SQLite"),
-        ("second_run_sqlite", "second run, SQLite"),
+        ("second_run_sqlite", "second run, SQLite (default: known articles not re-requested)"),
+        ("recheck_run_sqlite", "third run, SQLite, `--recheck-known` (a conditional request each)"),
         ("ingest_postgres", "scipol ingest, PostgreSQL"),
     ):
         x = runs.get(key)
@@ -631,7 +645,8 @@ def render_markdown(data: dict[str, Any], old_text: str = "") -> str:
             continue
         what = (
             f"{x.get('pages_fetched')} fetched, {x.get('new_articles')} new, {x.get('not_modified')} x 304, "
-            f"{x.get('unchanged')} unchanged, errors {x.get('errors') or 0}"
+            f"{x.get('unchanged')} unchanged, {x.get('known_skipped', 0)} known not requested, "
+            f"errors {x.get('errors') or 0}"
         )
         lines.append(
             f"| {label} | {_fmt(x['wall_s'])} | {_fmt(x['cpu_s'])} | "
@@ -647,6 +662,8 @@ def render_markdown(data: dict[str, Any], old_text: str = "") -> str:
         f"| <= {GOALS['ingest_vs_baseline']} |",
         f"| ingest (SQLite) / baseline, CPU | {_fmt(r['ingest_sqlite_vs_baseline_cpu'])} | - |",
         f"| second run / first run (SQLite), wall | {_fmt(r['second_vs_first'])} | <= {GOALS['second_vs_first']} |",
+        f"| `--recheck-known` run / first run (SQLite), wall | {_fmt(r.get('recheck_vs_first'))} "
+        f"| <= {GOALS['second_vs_first']} |",
         f"| peak RSS of the ingest process tree, MB | {_fmt(data['peak_rss_mb'])} (PSS {_fmt(data['peak_pss_mb'])}) "
         f"| < {GOALS['peak_rss_mb_10k']} at 10,000 pages |",
     ]
@@ -754,6 +771,7 @@ def summary_lines(res: dict[str, Any]) -> list[str]:
         + (f"  [{res['postgres_note']}]" if res.get("postgres_note") else ""),
         f"second run      {_fmt(res['second_run_s'])} s  ratio {_fmt(r['second_vs_first'])} "
         f"(goal <= {GOALS['second_vs_first']})",
+        f"--recheck-known {_fmt(res.get('recheck_run_s'))} s  ratio {_fmt(r.get('recheck_vs_first'))}",
         f"peak RSS        {_fmt(res['peak_rss_mb'])} MB (PSS {_fmt(res['peak_pss_mb'])} MB; goal < "
         f"{GOALS['peak_rss_mb_10k']} MB at 10,000 pages)",
     ]

@@ -164,6 +164,9 @@ def parse_feed(body: bytes, base_url: str) -> list[DiscoveredLink]:
                 url=url.strip(),
                 title=_clean(entry.get("title")),
                 published=_struct_to_datetime(entry.get("published_parsed") or entry.get("updated_parsed")),
+                # Atom <updated>; feedparser falls back to the RSS pubDate. A date after our copy's
+                # is what makes an ingest re-request a known article (source recheck_known).
+                lastmod=_struct_to_datetime(entry.get("updated_parsed") or entry.get("published_parsed")),
                 language=(
                     _language(entry.get("language"))
                     or _language(title_detail.get("language"))

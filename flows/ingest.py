@@ -101,7 +101,7 @@ def publish_report(report: RunReport) -> None:
         rows.append({
             "source": s.source_id, "status": s.status, "fetched": s.pages_fetched, "new_articles": s.new_articles,
             "new_versions": s.new_versions, "unchanged": s.unchanged, "not_modified": s.not_modified,
-            "duplicates": s.duplicates, "removals": s.removals,
+            "duplicates": s.duplicates, "removals": s.removals, "known_skipped": s.known_skipped,
             "errors": ", ".join(f"{k}={v}" for k, v in sorted(s.errors.items())) or "-",
             "duration_s": s.duration_s,
         })
@@ -119,6 +119,7 @@ def ingest(
     dry_run: bool = False,
     timeout_s: Annotated[float, Field(gt=0, le=86400)] = 1800.0,
     source_configs: list[dict[str, Any]] | None = None,
+    recheck_known: bool = False,
 ) -> RunReport:
     """Crawl the selected sources (all enabled ones by default) and archive new articles and versions.
 
@@ -128,7 +129,8 @@ def ingest(
     route_library_logs()
     logger = get_run_logger()
     selected = _resolve_sources(sources, sources_file, source_configs)
-    options = IngestOptions(backfill=backfill, dry_run=dry_run, lookback_days=lookback_days, timeout_s=timeout_s)
+    options = IngestOptions(backfill=backfill, dry_run=dry_run, lookback_days=lookback_days, timeout_s=timeout_s,
+                            recheck_known="all" if recheck_known else None)
     report = RunReport(run_id=_run_id(), flow="ingest", started_at=datetime.now(UTC))
     archive = None
     if not dry_run:

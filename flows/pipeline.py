@@ -20,6 +20,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy.exc import OperationalError
 
@@ -56,6 +57,9 @@ class IngestOptions:
     timeout_s: float = 1800.0
     lookback_days: int | None = None
     max_bytes: int = 10 * 1024 * 1024
+    recheck_known: Literal["changed", "all"] | None = None
+    """Overrides every source's `recheck_known` for this run (`all`: one conditional request per
+    known article listed by discovery)."""
 
 
 Extracted = tuple[ArticleRecord | None, Signature | None]
@@ -135,6 +139,8 @@ def ingest_source(
     started = time.monotonic()
     if options.lookback_days is not None:
         source = source.model_copy(update={"lookback_days": options.lookback_days})
+    if options.recheck_known is not None:
+        source = source.model_copy(update={"recheck_known": options.recheck_known})
     own_extractor = extractor is None
     extractor = extractor or _Extractor(config.extract_workers())
     spool = config.spool_root() / f"{run_id}-{source.id}-{uuid.uuid4().hex[:8]}"
@@ -197,6 +203,7 @@ def _crawl_and_store(
         if pending is not None:
             _store_batch(*pending, source, archive, run_id, options, stats)
         result = handle.wait()
+        stats.known_skipped += int(result.stats.get("scipol/known/skipped", 0))
         if not result.ok:
             stats.status = "failed" if stats.pages_fetched == 0 else "ok"
             stats.message = result.message

@@ -79,13 +79,14 @@ def run_ingest(
 def format_report(report: RunReport) -> str:
     """A short plain-text summary, one line per source and a total."""
     header = f"{'source':<24} {'status':<7} {'fetched':>7} {'new':>5} {'versions':>8} {'unchanged':>9} " \
-             f"{'304':>5} {'dups':>5} {'removed':>7} {'errors':>6} {'secs':>6}"
+             f"{'304':>5} {'known':>6} {'dups':>5} {'removed':>7} {'errors':>6} {'secs':>6}"
     lines = [f"run {report.run_id}: {report.status}", header]
     rows = [*report.sources, report.totals()] if len(report.sources) > 1 else list(report.sources)
     for s in rows:
         lines.append(
             f"{s.source_id:<24} {s.status:<7} {s.pages_fetched:>7} {s.new_articles:>5} {s.new_versions:>8} "
-            f"{s.unchanged:>9} {s.not_modified:>5} {s.duplicates:>5} {s.removals:>7} {s.error_count:>6} "
+            f"{s.unchanged:>9} {s.not_modified:>5} {s.known_skipped:>6} {s.duplicates:>5} {s.removals:>7} "
+            f"{s.error_count:>6} "
             f"{s.duration_s:>6.1f}"
         )
         if s.errors:

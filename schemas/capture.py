@@ -86,3 +86,5 @@ class KnownUrl(BaseModel):
     etag: str | None = None
     last_modified: str | None = None
     last_fetched_at: datetime | None = None
+    gone: bool = False
+    """The latest fetch answered 404/410: discovery listing it again is worth a request."""

@@ -25,6 +25,9 @@ class SourceRunStats(BaseModel):
     not_modified: int = 0
     duplicates: int = 0
     removals: int = 0
+    known_skipped: int = 0
+    """Known articles listed again by discovery but not requested: nothing dates them after our copy
+    (source `recheck_known: changed`)."""
     errors: dict[str, int] = Field(default_factory=dict)
     """Failed fetches and extractions by reason."""
     duration_s: float = 0.0
@@ -54,7 +57,7 @@ class RunReport(BaseModel):
         total = SourceRunStats(source_id="*")
         for s in self.sources:
             for name in ("pages_fetched", "new_articles", "new_versions", "unchanged", "not_modified",
-                         "duplicates", "removals"):
+                         "duplicates", "removals", "known_skipped"):
                 setattr(total, name, getattr(total, name) + getattr(s, name))
             for reason, n in s.errors.items():
                 total.count_error(reason, n)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -125,6 +125,11 @@ class SourceConfig(_Frozen):
         default_factory=lambda: [1.0, 6.0, 24.0, 72.0, 168.0, 720.0]
     )
     """Re-check an article this many hours after it was first seen; after the last, stop."""
+    recheck_known: Literal["changed", "all"] = "changed"
+    """What an ingest does with an article URL the archive already holds when discovery lists it
+    again. `changed`: request it (conditionally) only when its feed or sitemap entry dates it after
+    the copy we hold; the revisit flow re-checks the rest on `revisit_hours`. `all`: request every one
+    conditionally on every run (a 304 each; for sites whose feeds carry no dates but edit often)."""
 
     @field_validator("feeds", "sitemaps")
     @classmethod

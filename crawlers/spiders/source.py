@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urldefrag
 
@@ -21,7 +22,7 @@ from crawlers.errors import BodyTooLarge, DiscoveryError, NotASitemap, classify_
 from crawlers.job import CrawlJob
 from crawlers.pipelines import RECORD_KEY
 from crawlers.urls import canonicalize_url, host_allowed, host_of
-from schemas.capture import Capture, DiscoveredVia, FetchError, FetchErrorReason, sha256_hex
+from schemas.capture import Capture, DiscoveredVia, FetchError, FetchErrorReason, KnownUrl, sha256_hex
 from schemas.sources import ListingPage
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class SourceSpider(scrapy.Spider):
             except ValueError:
                 continue
         self._seen_articles: set[str] = set()
+        self._skipped_known: set[str] = set()
         self._seen_docs: set[str] = set()
         self._scheduled = 0
         self._budget_reported = False
@@ -197,11 +199,20 @@ class SourceSpider(scrapy.Spider):
         if canon in self._seen_articles:
             self._count("discovery/duplicate")
             return None
+        known = self._known.get(canon)
+        if known is not None and self._unchanged_since_fetch(known, link):
+            # Not marked seen: a sitemap may still date the URL a feed listed undated (or older).
+            if canon not in self._skipped_known:
+                self._skipped_known.add(canon)
+                self._count("known/skipped")
+            return None
         self._seen_articles.add(canon)
+        if canon in self._skipped_known:
+            self._skipped_known.discard(canon)
+            self.crawler.stats.inc_value("scipol/known/skipped", -1)  # type: ignore[union-attr]
         if not self._take_budget(url):
             return None
         headers: dict[str, str] = {}
-        known = self._known.get(canon)
         if known is not None:
             if known.etag:
                 headers["If-None-Match"] = known.etag
@@ -224,6 +235,28 @@ class SourceSpider(scrapy.Spider):
                 "handle_httpstatus_list": ARTICLE_STATUSES,
             },
         )
+
+    def _unchanged_since_fetch(self, known: KnownUrl, link: discovery.DiscoveredLink | None) -> bool:
+        """A known article that discovery lists again, with nothing saying it changed since our copy.
+
+        An hourly ingest that re-requested every known URL would send thousands of requests (304s at
+        best) per site and hour; the revisit flow re-checks known articles on their schedule instead.
+        The site's own clocks are compared: the entry's date against the Last-Modified it sent us,
+        else against when we fetched it.
+        """
+        if self.job.only_urls or self.source.recheck_known == "all" or known.gone:
+            return False
+        changed_at = link.lastmod if link is not None else None
+        if changed_at is None:
+            return True
+        held = _http_date(known.last_modified) or known.last_fetched_at
+        if held is None:
+            return False
+        if changed_at.tzinfo is None:
+            changed_at = changed_at.replace(tzinfo=UTC)
+        if held.tzinfo is None:
+            held = held.replace(tzinfo=UTC)
+        return changed_at <= held
 
     # --- callbacks ----------------------------------------------------------------------------
     def _entry_ok(self, response: Response) -> None:
@@ -418,6 +451,16 @@ class SourceSpider(scrapy.Spider):
             return
         reason, status, message = classify_exception(exc)
         yield self._error(request.meta.get("scipol_url", request.url), reason, message, status)
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _hrefs(selection: Any) -> list[str]:

@@ -28,13 +28,16 @@ if TYPE_CHECKING:
 @click.option("--lookback-days", type=click.IntRange(1, 36500), default=None,
               help="Only sitemap entries newer than this (overrides the sources' setting).")
 @click.option("--backfill", is_flag=True, help="Ignore the look-back window: fetch the whole sitemap history.")
+@click.option("--recheck-known", is_flag=True,
+              help="Request every known article discovery lists (conditionally: 304 when unchanged), not "
+                   "only those dated after our copy (overrides the sources' recheck_known).")
 @click.option("--dry-run", is_flag=True, help="Crawl and extract, store nothing.")
 @click.option("--prefect/--no-prefect", "use_prefect", default=None,
               help="Run as a Prefect flow (default: when PREFECT_API_URL is set).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
 def ingest_command(sources_file: str | None, source_ids: tuple[str, ...], db_url: str | None,
                    feeds: tuple[str, ...], sitemaps: tuple[str, ...], source_id: str | None, delay: float,
-                   allow_private: bool, lookback_days: int | None, backfill: bool, dry_run: bool,
+                   allow_private: bool, lookback_days: int | None, backfill: bool, recheck_known: bool, dry_run: bool,
                    use_prefect: bool | None, as_json: bool) -> None:
     """Crawl sources once and store new articles and versions.
 
@@ -54,7 +57,8 @@ def ingest_command(sources_file: str | None, source_ids: tuple[str, ...], db_url
                                 allow_private=allow_private)]
     else:
         sources = selected_sources_or_fail(sources_file, source_ids, "ingest")
-    options = IngestOptions(backfill=backfill, dry_run=dry_run, lookback_days=lookback_days)
+    options = IngestOptions(backfill=backfill, dry_run=dry_run, lookback_days=lookback_days,
+                            recheck_known="all" if recheck_known else None)
     if use_prefect is None:
         use_prefect = bool(os.environ.get("PREFECT_API_URL"))
     if use_prefect:
@@ -62,7 +66,8 @@ def ingest_command(sources_file: str | None, source_ids: tuple[str, ...], db_url
 
         try:
             report = ingest_flow(source_configs=[s.model_dump(mode="json") for s in sources],
-                                 lookback_days=lookback_days, backfill=backfill, dry_run=dry_run)
+                                 lookback_days=lookback_days, backfill=backfill, dry_run=dry_run,
+                                 recheck_known=recheck_known)
         except Exception as exc:  # noqa: BLE001 - the flow run (and its log) says more; one line here
             fail(f"the ingest flow run failed: {type(exc).__name__}: {exc}", code=1)
     else:

@@ -163,9 +163,14 @@ def test_a_tiny_bench_run_writes_every_figure(tmp_path: Path, capsys: pytest.Cap
     assert runs["baseline"]["fetched"] == 20 and runs["baseline"]["with_text"] == 20
     assert runs["ingest_sqlite"]["pages_fetched"] == 20 and runs["ingest_sqlite"]["new_articles"] == 20
     assert runs["ingest_sqlite"]["errors"] == {}
-    # The second run over the unchanged site is answered with 304s and stores no new version.
-    assert runs["second_run_sqlite"]["not_modified"] == 20 and runs["second_run_sqlite"]["new_versions"] == 0
-    assert runs["second_run_sqlite"]["site_answers"]["304"] == 20
+    # The second run over the unchanged site requests no known article (the sitemap dates none after
+    # our copy); the third, with --recheck-known, requests each conditionally and gets 304s.
+    second, third = runs["second_run_sqlite"], runs["recheck_run_sqlite"]
+    assert second["pages_fetched"] == 0 and second["known_skipped"] == 20 and second["new_versions"] == 0
+    # Only robots.txt, feeds and sitemaps are fetched (a few per host), never an article.
+    assert "304" not in second["site_answers"] and second["site_answers"].get("200", 0) <= 4 * data["hosts"]
+    assert third["not_modified"] == 20 and third["new_versions"] == 0 and third["site_answers"]["304"] == 20
+    assert data["ratios"]["recheck_vs_first"] == round(data["recheck_run_s"] / data["ingest_sqlite_s"], 3)
     assert data["ratios"]["second_vs_first"] == round(data["second_run_s"] / data["ingest_sqlite_s"], 3)
     md = (results_dir / "RESULTS.md").read_text()
     assert "| baseline" in md and "Hand-written finding." in md and "old\n" not in md

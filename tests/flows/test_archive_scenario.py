@@ -373,6 +373,10 @@ def scenario_source(site: ScenarioSite) -> SourceConfig:
         download_delay=0,
         concurrency=4,
         lookback_days=36500,
+        # Every run re-requests every listed article: the scenario's edits, removals and reappearances
+        # are found by the ingest itself, whatever the site's dates say (the default `changed` policy
+        # is tested in test_demo_ingest.py and test_crawl_site.py).
+        recheck_known="all",
     )
 
 

@@ -46,16 +46,22 @@ def test_two_runs_over_the_demo_site_archive_versions_as_an_archivist_would(db_u
         site.edition = 2
         second = run_ingest(sources, archive, options=IngestOptions(timeout_s=300))
         assert second.status == "completed", second
+        third = run_ingest(sources, archive, options=IngestOptions(timeout_s=300, recheck_known="all"))
+        assert third.status == "completed", third
 
     total1, total2 = first.totals(), second.totals()
     n_urls = len({a.url for a in site.articles})
     assert total1.new_articles >= 30
     assert total1.error_count == 0, first
     assert total1.duplicates >= 1  # the syndicated copy (and the seed's second layout)
-    # The second run re-checks every article conditionally: only the edited one changes.
+    # The second run requests only what the sitemap dates after our copy: the edited article.
     assert total2.new_articles == 0
     assert total2.new_versions == 1
-    assert total2.unchanged + total2.not_modified >= n_urls - 1
+    assert total2.pages_fetched == 1 and total2.known_skipped == n_urls - 1
+    # `recheck_known: all` requests every known article conditionally: all 304, nothing new.
+    total3 = third.totals()
+    assert total3.new_versions == 0 and total3.known_skipped == 0
+    assert total3.not_modified >= n_urls - 1 and total3.not_modified + total3.unchanged == total3.pages_fetched
 
     rows = _latest(db_url)
     seeds = [r for r in rows if str(r["url"]).startswith(site.base_url + "/seed/")]
