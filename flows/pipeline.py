@@ -80,15 +80,29 @@ class _Extractor:
     def submit(self, captures: list[Capture], source: SourceConfig | None) -> Callable[[], list[Extracted]]:
         if self.workers <= 1 or len(captures) <= 1:
             return lambda: [extract_for_archive(c, source) for c in captures]
+        pool = self._started_pool()
+        futures = [pool.submit(extract_for_archive, c, source) for c in captures]
+        return lambda: [f.result() for f in futures]
+
+    def warm(self) -> None:
+        """Start the workers now (each imports trafilatura, ~1 s) while the crawl fills the first batch.
+
+        Called at the first page a crawl yields, not at start-up: a run that fetches no page (an
+        unchanged site) never pays for the workers.
+        """
+        if self.workers > 1 and self._pool is None:
+            pool = self._started_pool()
+            for _ in range(self.workers):
+                pool.submit(_import_extractor)
+
+    def _started_pool(self) -> Executor:
         with self._lock:  # sources run in threads and share one pool
             if self._pool is None:
                 # spawn, not fork: this process has threads (crawl readers, Prefect), and forking
                 # a threaded process can deadlock the child.
                 self._pool = ProcessPoolExecutor(max_workers=self.workers,
                                                  mp_context=multiprocessing.get_context("spawn"))
-            pool = self._pool
-        futures = [pool.submit(extract_for_archive, c, source) for c in captures]
-        return lambda: [f.result() for f in futures]
+            return self._pool
 
     def map(self, captures: list[Capture], source: SourceConfig | None) -> list[Extracted]:
         return self.submit(captures, source)()
@@ -97,6 +111,10 @@ class _Extractor:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+
+def _import_extractor() -> None:
+    import crawlers.extract.article  # noqa: F401 - loads trafilatura and lxml in a fresh worker
 
 
 def extract_for_archive(capture: Capture, source: SourceConfig | None) -> Extracted:
@@ -112,6 +130,16 @@ def extract_for_archive(capture: Capture, source: SourceConfig | None) -> Extrac
         logging.getLogger(__name__).exception("extraction crashed source=%s url=%s", capture.source_id, capture.url)
         return None, None
     return record, (dedupe.signature(record.text) if record is not None else None)
+
+
+def _warming(items: Iterable[Capture | FetchError], extractor: _Extractor) -> Iterator[Capture | FetchError]:
+    """The items, starting the extraction workers at the first page."""
+    warmed = False
+    for item in items:
+        if not warmed and isinstance(item, Capture) and item.kind == "page":
+            extractor.warm()
+            warmed = True
+        yield item
 
 
 def _batches(items: Iterable[Capture | FetchError], size: int) -> Iterator[list[Capture | FetchError]]:
@@ -194,7 +222,7 @@ def _crawl_and_store(
             handle = start_crawl(source, spool, known, crawl_options)
         # Pipelined: batch N+1 is extracted in the workers while batch N is stored here.
         pending: tuple[list[Capture | FetchError], Callable[[], list[Extracted]]] | None = None
-        for batch in _batches(handle.iter_items(), config.batch_size()):
+        for batch in _batches(_warming(handle.iter_items(), extractor), config.batch_size()):
             pages = [c for c in batch if isinstance(c, Capture) and c.kind == "page"]
             submitted = (batch, extractor.submit(pages, source))
             if pending is not None:
