@@ -3,18 +3,26 @@ document lists exactly what the database holds."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import struct
+import sys
+from datetime import timedelta
 from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, inspect, text
 
+from storage import Archive, dedupe
 from storage.db import alembic_config, current_revision, head_revision, make_engine, upgrade
 from storage.models import Base
 from storage.search import is_search_table
+
+sys.path.insert(0, str(Path(__file__).parent))
+from archive_scenarios import T0, article_text, make_item  # noqa: E402
 
 SCHEMA_DOC = Path(__file__).resolve().parents[2] / "docs" / "schema.md"
 CONTRACT_VIEWS = {
@@ -100,3 +108,79 @@ def test_schema_doc_lists_every_table_column_and_view_of_the_migrated_database(t
     assert {t: cols for t, cols in doc["tables"].items() if t != "article_search"} == models
     for view, columns in CONTRACT_VIEWS.items():
         assert doc["views"][view][:len(columns)] == columns
+
+
+# --- 0003: MinHash signatures recomputed with the one-hash-per-shingle scheme ---------------------
+
+
+def _signature_rows(engine: Engine) -> dict[int, tuple[int, str, bytes, str]]:
+    """{article_id: (version_no, shingling, signature bytes, that version's text)}."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT s.article_id, s.version_no, s.shingling, s.signature, v.text FROM minhash_signatures s "
+            "JOIN article_versions v ON v.article_id = s.article_id AND v.version_no = s.version_no")).all()
+    return {r[0]: (r[1], r[2], bytes(r[3]), r[4]) for r in rows}
+
+
+def _band_rows(engine: Engine) -> set[tuple[int, int, int]]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT article_id, band, bucket_hash FROM minhash_bands"))
+        return {(r[0], r[1], r[2]) for r in rows}
+
+
+def _shake_values(body: str) -> tuple[int, ...]:
+    """The signature values of revisions 0001-0002, written out here independently of the migration."""
+    _, grams = dedupe.shingles(body)
+    rows = [struct.unpack(">64Q", hashlib.shake_128(g.encode("utf-8")).digest(512)) for g in grams]
+    return tuple(min(column) for column in zip(*rows, strict=True))
+
+
+def test_upgrade_to_0003_replaces_old_style_signatures_and_bands(db_url: str) -> None:
+    en = article_text(3, "A")
+    zh = ("关于组织申报2026年度国家自然科学基金项目的通知。各有关单位：现将2026年度项目申报工作有关事项"
+          "通知如下。申报截止时间为2026年3月20日16时。联系人：科研处王老师。")
+    archive = Archive.open(db_url)
+    try:
+        archive.store([make_item("https://ministry.example/a", en, T0),
+                       make_item("https://gov.example.cn/b", zh, T0 + timedelta(hours=1))])
+        # A second version: the signature row names version 2, whose text the migration must use.
+        archive.store([make_item("https://ministry.example/a", article_text(3, "B"), T0 + timedelta(hours=2))])
+    finally:
+        archive.close()
+    engine = make_engine(db_url)
+    try:
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0002")
+        assert current_revision(engine) == "0002"
+        old = _signature_rows(engine)
+        assert sorted(v[0] for v in old.values()) == [1, 2] and {v[1] for v in old.values()} == {"word3", "char5"}
+        for _version_no, shingling, data, body in old.values():  # what code at 0002 stored
+            assert dedupe.Signature.from_bytes(shingling, data).values == _shake_values(body)
+        assert _band_rows(engine) == {(a, b, h) for a, (_, s, d, _) in old.items()
+                                      for b, h in dedupe.Signature.from_bytes(s, d).bands()}
+
+        upgrade(db_url)
+        assert current_revision(engine) == head_revision()
+        new = _signature_rows(engine)
+        assert new.keys() == old.keys()
+        expected_bands = set()
+        for article_id, (version_no, shingling, data, body) in new.items():
+            sig = dedupe.signature(body)
+            assert sig is not None and (shingling, data) == (sig.shingling, sig.to_bytes())
+            assert version_no == old[article_id][0] and data != old[article_id][2]
+            expected_bands |= {(article_id, b, h) for b, h in sig.bands()}
+        assert _band_rows(engine) == expected_bands
+    finally:
+        engine.dispose()
+    # The upgraded archive finds a near duplicate of a text stored before the upgrade.
+    archive = Archive.open(db_url)
+    try:
+        archive.store([make_item("https://gov.example.cn/b-repost", zh.replace("3月20日", "3月27日"),
+                                 T0 + timedelta(hours=3))])
+        original, repost = archive.latest("https://gov.example.cn/b"), archive.latest("https://gov.example.cn/b-repost")
+        assert original is not None and repost is not None
+        assert original.cluster_id is not None and repost.cluster_id == original.cluster_id
+    finally:
+        archive.close()

@@ -1,0 +1,119 @@
+"""Near-duplicate signatures: the estimate tracks the exact Jaccard similarity of the shingle sets,
+and every process computes the same values (they are stored and compared across runs)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from storage import dedupe
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Texts whose signatures are pinned below: one per shingling, one short enough to need every round.
+PINNED = {
+    "word3": ("The national science foundation opens its 2027 call for joint research on coastal "
+              "ecosystems; proposals are due on 12 March and budgets may not exceed two million."),
+    "char5": "关于开展2027年度重点研发计划项目申报工作的通知，申报截止时间为2027年3月12日。",
+    "short": "one two three four five six seven eight nine ten eleven",
+}
+
+
+def _exact_jaccard(a: str, b: str) -> float:
+    (kind_a, sa), (kind_b, sb) = dedupe.shingles(a), dedupe.shingles(b)
+    assert kind_a == kind_b
+    return len(sa & sb) / len(sa | sb)
+
+
+def _pairs(count: int, seed: int = 2026) -> list[tuple[str, str]]:
+    """Text pairs of 12 to 400 words (or 20 to 600 Chinese characters) where a random share of the
+    tokens of the first is replaced, so the exact similarity spans 0 to 1."""
+    rng = random.Random(seed)
+    pairs = []
+    for n in range(count):
+        chinese = n % 3 == 0
+        length = rng.choice([12, 20, 40, 80, 150, 400]) * (3 if chinese else 1) // (2 if chinese else 1)
+        if chinese:
+            tokens = [chr(0x4E00 + rng.randrange(3000)) for _ in range(length)]
+        else:
+            tokens = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9)))
+                      for _ in range(length)]
+        changed = list(tokens)
+        for _ in range(int(length * rng.uniform(0.0, 0.25)) + 1):
+            changed[rng.randrange(length)] = (chr(0x4E00 + rng.randrange(3000)) if chinese else
+                                              "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(5)))
+        sep = "" if chinese else " "
+        pairs.append((sep.join(tokens), sep.join(changed)))
+    return pairs
+
+
+def test_the_estimate_tracks_the_exact_jaccard_similarity() -> None:
+    """Measured over these 50 pairs (10 to 600 shingles, exact similarity 0.04 to 0.89): mean absolute
+    error 0.038; over 20 generator seeds 0.035 +- 0.002 (at most 0.040), mean signed error within
+    0.01, largest single error 0.15. Classic MinHash with 64 independent permutations (standard
+    deviation sqrt(J(1-J)/64), up to 0.0625) measured 0.045 +- 0.004 on the same pairs; it was the
+    previous signature. The bound of 0.045 is the new mean plus 4.5 standard deviations: a regression
+    to classic accuracy fails about half the time, a biased or broken estimator always."""
+    errors = []
+    for a, b in _pairs(50):
+        sig_a, sig_b = dedupe.signature(a), dedupe.signature(b)
+        assert sig_a is not None and sig_b is not None
+        errors.append(sig_a.similarity(sig_b) - _exact_jaccard(a, b))
+    exact = [_exact_jaccard(a, b) for a, b in _pairs(50)]
+    assert min(exact) < 0.3 and max(exact) > 0.8  # the pairs span the range
+    assert statistics.mean(abs(e) for e in errors) < 0.045
+    assert abs(statistics.mean(errors)) < 0.02  # no bias toward merging or splitting
+    assert max(abs(e) for e in errors) < 0.2
+
+
+def test_identical_texts_agree_everywhere_and_unrelated_ones_almost_nowhere() -> None:
+    a, b = _pairs(2, seed=7)[1]
+    sig = dedupe.signature(a)
+    assert sig is not None and sig.similarity(dedupe.signature(a)) == 1.0  # type: ignore[arg-type]
+    unrelated = dedupe.signature(_pairs(2, seed=8)[1][0])
+    assert unrelated is not None and sig.similarity(unrelated) <= 0.05
+    assert not set(sig.bands()) & set(unrelated.bands())
+    # The same text under another shingling is never compared.
+    assert dedupe.Signature("char5", sig.values).similarity(sig) == 0.0
+
+
+def test_signatures_survive_storage_as_bytes() -> None:
+    for text in PINNED.values():
+        sig = dedupe.signature(text)
+        assert sig is not None and len(sig.values) == dedupe.NUM_PERM
+        data = sig.to_bytes()
+        assert len(data) == 8 * dedupe.NUM_PERM
+        assert dedupe.Signature.from_bytes(sig.shingling, data) == sig
+        assert [b for b, _ in sig.bands()] == list(range(dedupe.BANDS))
+
+
+def _digests() -> dict[str, str]:
+    out = {}
+    for name, text in PINNED.items():
+        sig = dedupe.signature(text)
+        assert sig is not None
+        out[name] = f"{sig.shingling}:{hashlib.sha256(sig.to_bytes()).hexdigest()[:16]}"
+    return out
+
+
+def test_every_process_computes_the_same_signature() -> None:
+    """Another interpreter with another string-hash seed gives the same values, and the values are
+    pinned: a change to them needs a migration that recomputes the stored signatures (see
+    storage/migrations/versions/2026_11_25_0003_*), then new pins here."""
+    script = ("import json\nfrom tests.storage.test_storage_dedupe import _digests\n"
+              "print(json.dumps(_digests()))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "4242"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert json.loads(done.stdout) == _digests()
+    assert _digests() == {
+        "word3": "word3:3b55cbc1a77637cd",
+        "char5": "char5:b604c23490dc9d57",
+        "short": "word3:d326bc7a3d31206e",
+    }
