@@ -1,11 +1,14 @@
 """The archive repository: the only way the rest of scipol reads and writes the database.
 
-Every write is safe to repeat. Each stored item is one short transaction that (1) locks the article
-row, (2) inserts the capture (unique per source, URL and fetch time) and (3) records what storing it
-did in `store_outcomes` (unique per capture and extractor version). A replayed item finds its outcome
-and changes nothing, so a batch stored three times, or re-stored after a crash, adds its versions
-once. Version numbers are assigned under the article lock (BEGIN IMMEDIATE on SQLite, SELECT ... FOR
-UPDATE on PostgreSQL), so they are gapless under concurrent writers.
+Every write is safe to repeat. A batch is stored in one transaction per chunk of up to
+`Archive.store_chunk` items; each item, in its own savepoint, (1) locks the article row, (2) inserts
+the capture (unique per source, URL and fetch time) and (3) records what storing it did in
+`store_outcomes` (unique per capture and extractor version). A replayed item finds its outcome (one
+read per chunk) and changes nothing, so a batch stored three times, or re-stored after a crash between
+or inside chunks, adds its versions once. Version numbers are assigned under the article lock (BEGIN
+IMMEDIATE on SQLite; SELECT ... FOR UPDATE on PostgreSQL, all of a chunk's stored articles at its
+start in id order, so that two writers of overlapping batches queue instead of deadlocking), so they
+are gapless under concurrent writers.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property, partial
+from functools import cached_property
+from itertools import count
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Date, Engine, Integer, String, Text, bindparam, func, select, text
@@ -37,7 +41,7 @@ from storage.models import Capture as CaptureRow
 from storage.models import CaptureBody, FetchErrorRow, Run, Source, StoreOutcomeRow, UTCDateTime
 from storage.snapshots import ArticleSnapshot, VersionSnapshot
 from storage.statements import Statements, statements
-from storage.versions import LatestVersion, decide, diff_size, has_text, text_hash
+from storage.versions import LatestVersion, decide, diff_size, text_hash
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +74,8 @@ def _transient(exc: BaseException) -> bool:
     # item re-reads what the winner committed. Other integrity errors are data errors.
     return isinstance(exc, IntegrityError) and (sqlstate == "23505" or "UNIQUE constraint failed" in str(orig))
 
+
+_EMPTY_TEXT_HASH = text_hash("")
 
 _PLAIN_OUTCOMES: dict[str, StoreOutcome] = {"not_modified": "not_modified", "non_html": "non_html"}
 
@@ -112,7 +118,9 @@ class _Item:
                 "title": _no_nul(record.title), "text": _no_nul(record.text),
                 "authors": [_no_nul(a) for a in record.authors],
                 "site_name": _no_nul(record.site_name) if record.site_name else record.site_name})
-        usable = capture.kind == "page" and record is not None and has_text(record.text)
+        # One normalisation of the text serves both: `has_text(t)` is `text_hash(t) != text_hash("")`.
+        digest = text_hash(record.text) if record is not None and record.text else _EMPTY_TEXT_HASH
+        usable = capture.kind == "page" and record is not None and digest != _EMPTY_TEXT_HASH
         sha = None
         if capture.body is not None:
             sha = hashlib.sha256(capture.body).hexdigest()
@@ -122,7 +130,7 @@ class _Item:
         return cls(capture=capture, record=record, fetched_at=_aware(capture.fetched_at), usable=usable,
                    extractor_version=record.extractor_version if usable and record is not None else "",
                    title=(record.title or capture.hint_title or "") if record is not None else "",
-                   digest=text_hash(record.text) if usable and record is not None else "",
+                   digest=digest if usable else "",
                    sha=sha)
 
     @cached_property
@@ -130,13 +138,13 @@ class _Item:
         """The body compressed for `capture_bodies` (only computed when the body is new)."""
         return zlib.compress(self.capture.body or b"", 6)
 
-    def key(self) -> dict[str, Any]:
-        return {"source_id": self.capture.source_id, "url": self.capture.url, "fetched_at": self.fetched_at,
-                "extractor_version": self.extractor_version}
-
 
 class Archive:
     """Versioned articles, raw captures and run reports in one database (SQLite or PostgreSQL)."""
+
+    store_chunk = 50
+    """Items per write transaction of `store`: bounds how long a batch holds SQLite's write lock (and
+    how long a PostgreSQL store transaction stays open, see `reading.DEFAULT_SETTLE_SECONDS`)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -284,88 +292,168 @@ class Archive:
               signatures: Sequence[dedupe.Signature | None] | None = None) -> list[StoreOutcome]:
         """Store a batch of captures with their extracted records; one outcome per item, in order.
 
-        Each item is its own short transaction. Lock contention is retried; a data error on one
-        item is logged and gives `error` for it; a database that is down raises. `signatures`, when
-        given, are `dedupe.signature(record.text)` per item, computed by the caller in parallel (they
-        cost 20-70 ms each, which would otherwise be spent holding SQLite's write lock).
+        Items already stored are found in one read per chunk and not written again. The rest are
+        written in input order, in one transaction per `store_chunk` items, each item in its own
+        savepoint (so a later item sees what an earlier one did to the same article). Lock
+        contention retries the whole chunk; a data error on one item is logged and gives `error` for
+        it alone; a database that is down raises. `signatures`, when given, are
+        `dedupe.signature(record.text)` per item, computed by the caller in parallel (they cost
+        20-70 ms each, which would otherwise be spent holding SQLite's write lock).
         """
         self._writable()
         if signatures is not None and len(signatures) != len(items):
             raise ValueError("signatures must align with items")
-        outcomes: list[StoreOutcome] = []
+        prepared: list[_Item] = []
         for index, (capture, record) in enumerate(items):
             item = _Item.prepare(capture, record)
             if signatures is not None:
                 item.given_signature = signatures[index]
+            prepared.append(item)
+        outcomes: list[StoreOutcome | None] = [None] * len(prepared)
+        with self._reader() as conn:
+            for index, outcome in self._replayed(conn, prepared).items():
+                outcomes[index] = outcome
+        todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        for start in range(0, len(todo), self.store_chunk):
+            chunk = todo[start:start + self.store_chunk]
             try:
-                outcomes.append(self._retry("store", partial(self._store_one, item, run_id)))
-                # Only after a commit: a rolled-back insert of the source must be retried next time.
-                self._known_sources.add(capture.source_id)
+                done = self._write_chunk(prepared, chunk, run_id)
             except SQLAlchemyError as exc:
                 if isinstance(exc, OperationalError):
                     raise
-                logger.exception("cannot store capture of %s for source %s: %s", capture.url,
-                                 capture.source_id, type(exc).__name__)
-                outcomes.append("error")
-        return outcomes
+                # Outside any item (the sources, the commit): nothing of the chunk was stored.
+                logger.exception("cannot store %s captures (first: %s): %s", len(chunk),
+                                 prepared[chunk[0]].capture.url, type(exc).__name__)
+                continue
+            for index, outcome in done.items():
+                outcomes[index] = outcome
+            # Only after a commit: a rolled-back insert of the source must be retried next time.
+            self._known_sources.update(prepared[i].capture.source_id for i in chunk)
+        return [outcome if outcome is not None else "error" for outcome in outcomes]
 
-    def _replayed(self, item: _Item) -> StoreOutcome | None:
-        """The recorded outcome when this item was stored before (read without taking the write lock:
-        outcomes are never changed once written)."""
-        with self._reader() as conn:
-            return conn.execute(statements(conn.dialect.name).replayed, item.key()).scalar()  # type: ignore[return-value]
+    def _replayed(self, conn: Connection, items: Sequence[_Item]) -> dict[int, StoreOutcome]:
+        """The recorded outcome of every item that was stored before, by index (read without taking the
+        write lock: outcomes are never changed once written)."""
+        sql = statements(conn.dialect.name)
+        found: dict[int, StoreOutcome] = {}
+        for start in range(0, len(items), self.store_chunk):
+            wanted: dict[tuple[str, str, datetime, str], list[int]] = {}
+            for index in range(start, min(start + self.store_chunk, len(items))):
+                item = items[index]
+                key = (item.capture.source_id, item.capture.url, item.fetched_at, item.extractor_version)
+                wanted.setdefault(key, []).append(index)
+            rows = conn.execute(sql.replayed, {
+                "source_ids": sorted({k[0] for k in wanted}), "urls": sorted({k[1] for k in wanted}),
+                "fetched_ats": sorted({k[2] for k in wanted}),
+                "extractor_versions": sorted({k[3] for k in wanted})})
+            for source_id, url, fetched_at, extractor_version, outcome in rows:
+                for index in wanted.get((source_id, url, _aware(fetched_at), extractor_version), ()):
+                    found[index] = outcome
+        return found
 
-    def _store_one(self, item: _Item, run_id: str | None) -> StoreOutcome:
-        prior = self._replayed(item)
-        if prior is not None:
-            return prior
-        capture, record = item.capture, item.record
-        now = _utcnow()
+    def _write_chunk(self, items: Sequence[_Item], chunk: Sequence[int], run_id: str | None
+                     ) -> dict[int, StoreOutcome]:
+        attempts = count(1)
+        return self._retry("store", lambda: self._store_chunk(
+            items, chunk, run_id, last_attempt=next(attempts) == _MAX_ATTEMPTS))
+
+    def _store_chunk(self, items: Sequence[_Item], chunk: Sequence[int], run_id: str | None, *,
+                     last_attempt: bool = False) -> dict[int, StoreOutcome]:
+        """Store the items at `chunk` (indices into `items`, in lock order) in one transaction.
+
+        Runs whole again on a retry: nothing of a rolled-back attempt is kept. On the last attempt a
+        unique violation that kept coming back is that item's data error, not a race.
+        """
+        outcomes: dict[int, StoreOutcome] = {}
         with self.engine.begin() as conn:
             sql = statements(conn.dialect.name)
-            self._ensure_source(conn, capture.source_id, now)
-            article: dict[str, Any] | None
-            if item.usable and record is not None:
-                article = self._lock_or_create_article(conn, sql, item)
+            now = _utcnow()
+            for source_id in sorted({items[i].capture.source_id for i in chunk}):
+                self._ensure_source(conn, source_id, now)
+            if conn.dialect.name == "postgresql":
+                self._lock_articles(conn, sql, [items[i] for i in chunk])
+            for index in chunk:
+                item = items[index]
+                try:
+                    with conn.begin_nested():
+                        outcomes[index] = self._store_one(conn, sql, item, run_id)
+                except (SQLAlchemyError, ValueError) as exc:
+                    if isinstance(exc, OperationalError) or (
+                            isinstance(exc, DBAPIError) and _transient(exc) and not last_attempt):
+                        raise  # the whole chunk again (lost race, lock), or the database is down
+                    # The savepoint is rolled back: the other items of the chunk are stored.
+                    logger.exception("cannot store capture of %s for source %s: %s", item.capture.url,
+                                     item.capture.source_id, type(exc).__name__)
+                    outcomes[index] = "error"
+        return outcomes
+
+    @staticmethod
+    def _lock_articles(conn: Connection, sql: Statements, items: Sequence[_Item]) -> None:
+        """Lock every stored article the items may touch, in id order, before storing any of them.
+
+        Items are stored in input order (article ids, "first seen" between duplicates and the change
+        feed follow it), so two writers of overlapping batches would otherwise lock the same rows in
+        different orders and deadlock. The per-item locks that follow are then already held. A row
+        created by this chunk is locked in input order: a race on a new URL can still deadlock once,
+        and the retry finds the row stored and locks it here.
+        """
+        canonical: set[str] = set()
+        aliases: set[str] = set()
+        for item in items:
+            if item.usable and item.record is not None:
+                canonical.add(item.record.canonical_url)
             else:
-                article = self._lock_known_article(conn, sql, capture)
-            article_id = article["id"] if article else None
-            if item.sha is not None and conn.execute(sql.body_exists, {"sha": item.sha}).scalar() is None:
-                conn.execute(sql.insert_body, {
-                    "sha256": item.sha, "body": item.packed, "compression": "zlib", "size": len(capture.body or b""),
-                    "compressed_size": len(item.packed), "created_at": now})
-            capture_id = self._put_capture(conn, sql, item, article_id, run_id, now)
-            # Another writer may have stored this very capture since the check above.
+                aliases.update((item.capture.url, item.capture.final_url))
+        conn.execute(sql.lock_articles, {"canonical_urls": sorted(canonical), "alias_urls": sorted(aliases)}).all()
+
+    def _store_one(self, conn: Connection, sql: Statements, item: _Item, run_id: str | None) -> StoreOutcome:
+        capture, record = item.capture, item.record
+        # Per item: `store_outcomes.created_at` is what the change feed's settle window is measured on.
+        now = _utcnow()
+        article: dict[str, Any] | None
+        if item.usable and record is not None:
+            article = self._lock_or_create_article(conn, sql, item)
+        else:
+            article = self._lock_known_article(conn, sql, capture)
+        article_id = article["id"] if article else None
+        if item.sha is not None and conn.execute(sql.body_exists, {"sha": item.sha}).scalar() is None:
+            conn.execute(sql.insert_body, {
+                "sha256": item.sha, "body": item.packed, "compression": "zlib", "size": len(capture.body or b""),
+                "compressed_size": len(item.packed), "created_at": now})
+        capture_id, inserted = self._put_capture(conn, sql, item, article_id, run_id, now)
+        # A capture found stored may have been stored (by another writer, or by an identical item
+        # earlier in this batch) since the replay check. One inserted just now has no outcome yet.
+        if not inserted:
             prior = conn.execute(sql.prior_outcome, {"capture_id": capture_id,
                                                      "extractor_version": item.extractor_version}).scalar()
             if prior is not None:
                 return prior  # type: ignore[no-any-return]
 
-            version_id: int | None = None
-            outcome: StoreOutcome
-            fetched_at = item.fetched_at
-            if item.usable and record is not None and article is not None:
-                outcome, version_id = self._apply_record(conn, sql, article, item, capture_id, now)
-            elif capture.kind == "gone":
-                outcome = "removed"
-                if article is not None:
-                    values: dict[str, Any] = {"last_fetched_at": _later(article["last_fetched_at"], fetched_at)}
-                    # An older 404 arriving late must not remove a page seen since.
-                    if article["removed_at"] is None and fetched_at >= _aware(article["last_seen_at"]):
-                        values["removed_at"] = fetched_at
-                    conn.execute(sql.update_article, {"b_id": article["id"], **values})
-            else:
-                outcome = _PLAIN_OUTCOMES.get(capture.kind, "no_text")
-                if article is not None:
-                    values = {"last_fetched_at": _later(article["last_fetched_at"], fetched_at)}
-                    if capture.kind == "not_modified":
-                        values["last_seen_at"] = _later(article["last_seen_at"], fetched_at)
-                    conn.execute(sql.update_article, {"b_id": article["id"], **values})
+        version_id: int | None = None
+        outcome: StoreOutcome
+        fetched_at = item.fetched_at
+        if item.usable and record is not None and article is not None:
+            outcome, version_id = self._apply_record(conn, sql, article, item, capture_id, now)
+        elif capture.kind == "gone":
+            outcome = "removed"
+            if article is not None:
+                values: dict[str, Any] = {"last_fetched_at": _later(article["last_fetched_at"], fetched_at)}
+                # An older 404 arriving late must not remove a page seen since.
+                if article["removed_at"] is None and fetched_at >= _aware(article["last_seen_at"]):
+                    values["removed_at"] = fetched_at
+                conn.execute(sql.update_article, {"b_id": article["id"], **values})
+        else:
+            outcome = _PLAIN_OUTCOMES.get(capture.kind, "no_text")
+            if article is not None:
+                values = {"last_fetched_at": _later(article["last_fetched_at"], fetched_at)}
+                if capture.kind == "not_modified":
+                    values["last_seen_at"] = _later(article["last_seen_at"], fetched_at)
+                conn.execute(sql.update_article, {"b_id": article["id"], **values})
 
-            conn.execute(sql.insert_outcome, {
-                "capture_id": capture_id, "extractor_version": item.extractor_version, "outcome": outcome,
-                "article_id": article_id, "version_id": version_id, "run_id": run_id, "created_at": now})
-            return outcome
+        conn.execute(sql.insert_outcome, {
+            "capture_id": capture_id, "extractor_version": item.extractor_version, "outcome": outcome,
+            "article_id": article_id, "version_id": version_id, "run_id": run_id, "created_at": now})
+        return outcome
 
     def _lock_or_create_article(self, conn: Connection, sql: Statements, item: _Item) -> dict[str, Any]:
         capture, record = item.capture, item.record
@@ -385,13 +473,12 @@ class Archive:
 
     def _lock_known_article(self, conn: Connection, sql: Statements, capture: Capture) -> dict[str, Any] | None:
         urls = list(dict.fromkeys((capture.url, capture.final_url)))
-        article_id = conn.execute(sql.article_for_urls, {"urls": urls}).scalar()
-        if article_id is None:
-            return None
-        return dict(conn.execute(sql.lock_article_by_id, {"id": article_id}).mappings().one())
+        row = conn.execute(sql.lock_article_by_alias, {"urls": urls}).mappings().first()
+        return dict(row) if row is not None else None
 
     def _put_capture(self, conn: Connection, sql: Statements, item: _Item, article_id: int | None,
-                     run_id: str | None, now: datetime) -> int:
+                     run_id: str | None, now: datetime) -> tuple[int, bool]:
+        """The capture's id, and whether this call inserted it."""
         capture = item.capture
         headers = dict(capture.headers)
         inserted = conn.execute(sql.insert_capture, {
@@ -403,9 +490,9 @@ class Archive:
             "hint_published": capture.hint_published, "hint_language": capture.hint_language,
             "created_at": now}).scalar()
         if inserted is not None:
-            return int(inserted)
+            return int(inserted), True
         return int(conn.execute(sql.capture_id, {"source_id": capture.source_id, "url": capture.url,
-                                                 "fetched_at": item.fetched_at}).scalar_one())
+                                                 "fetched_at": item.fetched_at}).scalar_one()), False
 
     def _apply_record(self, conn: Connection, sql: Statements, article: dict[str, Any], item: _Item,
                       capture_id: int, now: datetime) -> tuple[StoreOutcome, int | None]:
@@ -529,7 +616,7 @@ ORDER BY l.url
                 gone = row.kind == "gone"
                 yield KnownUrl(url=row.url, etag=None if gone else row.etag,
                                last_modified=None if gone else row.last_modified,
-                               last_fetched_at=row.fetched_at)
+                               last_fetched_at=row.fetched_at, gone=gone)
 
     def due_revisits(self, source_id: str, now: datetime, schedule_hours: list[float], limit: int) -> list[str]:
         """Canonical URLs of live articles with a revisit point (first seen + h hours, h in the schedule)

@@ -36,11 +36,11 @@ ARTICLE_COLUMNS = (Article.id, Article.latest_version_no, Article.removed_at, Ar
 class Statements:
     ensure_source: Any
     replayed: Any
+    lock_articles: Any
     insert_article: Any
     lock_article_by_url: Any
-    lock_article_by_id: Any
+    lock_article_by_alias: Any
     insert_article_url: Any
-    article_for_urls: Any
     body_exists: Any
     insert_body: Any
     insert_capture: Any
@@ -68,20 +68,33 @@ def statements(dialect: str) -> Statements:
     original = func.coalesce(Article.duplicate_of, Article.id)
     return Statements(
         ensure_source=insert(Source).on_conflict_do_nothing(index_elements=["id"]),
-        replayed=select(StoreOutcomeRow.outcome).join(Capture, Capture.id == StoreOutcomeRow.capture_id).where(
-            Capture.source_id == bindparam("source_id"), Capture.url == bindparam("url"),
-            Capture.fetched_at == bindparam("fetched_at"),
-            StoreOutcomeRow.extractor_version == bindparam("extractor_version")),
+        # The recorded outcomes of a chunk of items in one statement: each list narrows the unique
+        # (source, URL, fetch time) index; the caller keeps the rows whose four values match an item.
+        replayed=select(Capture.source_id, Capture.url, Capture.fetched_at, StoreOutcomeRow.extractor_version,
+                        StoreOutcomeRow.outcome)
+        .join(Capture, Capture.id == StoreOutcomeRow.capture_id).where(
+            Capture.source_id.in_(bindparam("source_ids", expanding=True)),
+            Capture.url.in_(bindparam("urls", expanding=True)),
+            Capture.fetched_at.in_(bindparam("fetched_ats", expanding=True)),
+            StoreOutcomeRow.extractor_version.in_(bindparam("extractor_versions", expanding=True))),
+        # PostgreSQL locks the rows in ORDER BY order (LockRows runs above the sort): every writer takes
+        # the articles of a chunk in one order.
+        lock_articles=select(Article.id).where(or_(
+            Article.canonical_url.in_(bindparam("canonical_urls", expanding=True)),
+            Article.id.in_(select(ArticleUrl.article_id).where(
+                ArticleUrl.url.in_(bindparam("alias_urls", expanding=True))))))
+        .order_by(Article.id).with_for_update(),
         insert_article=insert(Article).on_conflict_do_nothing(index_elements=["canonical_url"])
         .returning(*ARTICLE_COLUMNS),
         # FOR UPDATE serialises version numbering per article on PostgreSQL; SQLite does not render
         # it (BEGIN IMMEDIATE already serialises writers).
         lock_article_by_url=select(*ARTICLE_COLUMNS).where(Article.canonical_url == bindparam("url"))
         .with_for_update(),
-        lock_article_by_id=select(*ARTICLE_COLUMNS).where(Article.id == bindparam("id")).with_for_update(),
+        # The article a capture's URLs were first recorded for, found and locked in one round trip.
+        lock_article_by_alias=select(*ARTICLE_COLUMNS).where(Article.id == select(ArticleUrl.article_id).where(
+            ArticleUrl.url.in_(bindparam("urls", expanding=True))).order_by(ArticleUrl.id).limit(1)
+            .scalar_subquery()).with_for_update(),
         insert_article_url=insert(ArticleUrl).on_conflict_do_nothing(index_elements=["url"]),
-        article_for_urls=select(ArticleUrl.article_id).where(ArticleUrl.url.in_(bindparam("urls", expanding=True)))
-        .order_by(ArticleUrl.id).limit(1),
         body_exists=select(CaptureBody.sha256).where(CaptureBody.sha256 == bindparam("sha")),
         insert_body=insert(CaptureBody).on_conflict_do_nothing(index_elements=["sha256"]),
         insert_capture=insert(Capture).on_conflict_do_nothing(index_elements=["source_id", "url", "fetched_at"])

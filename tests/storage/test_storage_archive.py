@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -341,3 +342,98 @@ def test_nul_characters_from_bad_html_are_dropped_not_fatal(archive: Archive) ->
     assert snap is not None and snap.text == "Broken page text with a NUL byte in it." and snap.title == "Bad title"
     assert list(archive.verify_captures()) == []  # the raw body keeps its bytes, NUL included
     assert archive.store([(cap, rec)]) == ["new"]  # and the replay still finds its outcome
+
+
+# -- batches: one transaction per chunk ---------------------------------------------------------
+
+
+def test_a_bad_item_in_a_batch_gives_error_for_it_alone_and_the_rest_are_stored(archive: Archive) -> None:
+    other = "https://ministry.example/notices/2.html"
+    capture, _ = make_item(URL, None, at(0.5), body=b"<html>bytes of the bad capture</html>")
+    # A value the database refuses (the kind CHECK constraint); model_copy does not validate.
+    bad = (capture.model_copy(update={"kind": "bogus"}), None)
+    batch = [make_item(URL, article_text(1, "A"), at(0)), bad, make_item(other, article_text(2, "A"), at(0)),
+             make_item(URL, article_text(1, "B"), at(1))]
+    assert archive.store(batch) == ["new", "error", "new", "edited"]
+    counts = archive.counts()
+    assert (counts["captures"], counts["store_outcomes"], counts["article_versions"]) == (3, 3, 3)
+    # The bad item's body was written before its capture failed: its savepoint took it back.
+    assert counts["capture_bodies"] == 3
+    assert versions(archive) == [(1, "new", article_text(1, "A")), (2, "edited", article_text(1, "B"))]
+    # Stored again: the good items replay their outcomes, the bad one fails again, nothing is added.
+    assert archive.store(batch) == ["new", "error", "new", "edited"]
+    assert archive.counts() == counts
+
+
+def _install_crash(archive: Archive, url_part: str) -> None:
+    """Make the database fail like a server going away while inserting a capture of `url_part`."""
+    with archive.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            # json() of a malformed document is a run-time SQLITE_ERROR: an OperationalError.
+            conn.execute(text(f"CREATE TRIGGER crash_test BEFORE INSERT ON captures WHEN NEW.url LIKE "
+                              f"'%{url_part}%' BEGIN SELECT json('simulated crash {{'); END"))
+        else:
+            conn.execute(text(f"""CREATE FUNCTION crash_test() RETURNS trigger AS $$ BEGIN
+                IF NEW.url LIKE '%{url_part}%' THEN
+                    RAISE EXCEPTION 'simulated crash' USING ERRCODE = '57P01';  -- admin_shutdown
+                END IF; RETURN NEW; END $$ LANGUAGE plpgsql"""))
+            conn.execute(text("CREATE TRIGGER crash_test BEFORE INSERT ON captures FOR EACH ROW "
+                              "EXECUTE FUNCTION crash_test()"))
+
+
+def _remove_crash(archive: Archive) -> None:
+    with archive.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER IF EXISTS crash_test" + (" ON captures" if conn.dialect.name != "sqlite"
+                                                                  else "")))
+        if conn.dialect.name != "sqlite":
+            conn.execute(text("DROP FUNCTION IF EXISTS crash_test()"))
+
+
+def test_a_batch_replayed_after_a_crash_between_chunks_adds_nothing_twice(archive: Archive) -> None:
+    archive.store_chunk = 3
+    urls = [f"https://ministry.example/notices/n{n}.html" for n in range(4)]
+    crash = make_item("https://ministry.example/z-crash.html", None, at(2), kind="not_modified", status=304)
+    # Chunks: n3 A, n2 A, n1 A | n0 A, n3 B, n2 B | n1 B, n0 B, crash.
+    batch = [*(make_item(urls[n], article_text(n, "A"), at(0)) for n in (3, 2, 1, 0)),
+             *(make_item(urls[n], article_text(n, "B"), at(1)) for n in (3, 2, 1, 0)), crash]
+    _install_crash(archive, "z-crash")
+    try:
+        with pytest.raises(OperationalError):
+            archive.store(batch)
+        counts = archive.counts()
+        # The first two chunks were committed (n3 and n2 span them); the third was rolled back whole.
+        assert (counts["captures"], counts["store_outcomes"], counts["article_versions"]) == (6, 6, 6)
+        assert [len(versions(archive, url)) for url in urls] == [1, 1, 2, 2]
+    finally:
+        _remove_crash(archive)
+    expected = ["new", "new", "new", "new", "edited", "edited", "edited", "edited", "not_modified"]
+    assert archive.store(batch) == expected
+    counts = archive.counts()
+    assert (counts["captures"], counts["store_outcomes"], counts["article_versions"]) == (9, 9, 8)
+    assert archive.store(batch) == expected
+    assert archive.counts() == counts
+    for n, url in enumerate(urls):
+        assert versions(archive, url) == [(1, "new", article_text(n, "A")), (2, "edited", article_text(n, "B"))]
+
+
+def test_a_batch_is_stored_in_input_order_with_outcomes_in_input_order(archive: Archive) -> None:
+    """Several items of one article in a batch, reached by URL or alias, interleaved with others: each
+    sees what the ones before it did (PostgreSQL locks the stored ones up front, in id order)."""
+    site = "https://agency.example/"
+    archive.store([make_item(site + "z", article_text(1, "A"), at(0)),
+                   make_item(site + "m?utm_source=feed", article_text(2, "A"), at(0), canonical_url=site + "m")])
+    outcomes = archive.store([
+        make_item(site + "z", None, at(2), kind="not_modified", status=304),
+        make_item(site + "a", article_text(3, "A"), at(1)),
+        # Known only by its alias: removes the article `m`, so the next sighting is its return.
+        make_item(site + "m?utm_source=feed", None, at(3), kind="gone", status=404),
+        make_item(site + "z", article_text(1, "B"), at(3)),
+        make_item(site + "b.pdf", None, at(1), kind="non_html", body=b"%PDF-1.7 x",
+                  headers={"content-type": "application/pdf"}),
+        make_item(site + "m", article_text(2, "A"), at(4)),
+    ])
+    assert outcomes == ["not_modified", "new", "removed", "edited", "non_html", "reappeared"]
+    assert [v[:2] for v in versions(archive, site + "z")] == [(1, "new"), (2, "edited")]
+    assert [v[:2] for v in versions(archive, site + "m")] == [(1, "new"), (2, "reappeared")]
+    # Articles are created in input order (ids: z, m, then a).
+    assert scalar(archive, "SELECT id FROM articles WHERE canonical_url = :u", u=site + "a") == 3
