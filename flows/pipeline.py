@@ -24,7 +24,6 @@ from typing import Literal
 
 from sqlalchemy.exc import OperationalError
 
-from crawlers.extract import extract_capture
 from crawlers.runner import CrawlHost, CrawlOptions, start_crawl
 from flows import config
 from schemas import ArticleRecord, Capture, FetchError, SourceConfig, SourceRunStats
@@ -123,6 +122,10 @@ def extract_for_archive(capture: Capture, source: SourceConfig | None) -> Extrac
     The signature is computed here, on all cores, rather than by the archive while it holds the
     database's write lock (it was ~40% of the storing process's CPU, bench/RESULTS.md).
     """
+    # Imported here, in the worker: the process that crawls and stores never loads trafilatura and
+    # lxml's extraction stack (~1.5 CPU-s of imports) unless it extracts itself (one worker).
+    from crawlers.extract import extract_capture
+
     # The extractor promises not to raise on bad HTML; this guard keeps one bug from losing a batch.
     try:
         record = extract_capture(capture, source)

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from datetime import UTC, datetime
 
-from crawlers.extract import EXTRACTOR_VERSION
 from flows import config
 from flows.pipeline import IngestOptions, _Extractor, ingest_source, new_run_id, shared_crawl_host
 from schemas import Capture, RunReport, SourceConfig, SourceRunStats
@@ -143,6 +142,8 @@ def run_reprocess(
     source_id: str | None = None,
 ) -> RunReport:
     """Re-extract stored captures with the current rules; a `reextracted` version only where text changes."""
+    from crawlers.extract import EXTRACTOR_VERSION  # not at import: `scipol ingest` never loads trafilatura
+
     report = RunReport(run_id=new_run_id(), flow="reprocess", started_at=datetime.now(UTC))
     archive.start_run(report)
     by_id = {s.id: s for s in sources}

@@ -11,7 +11,7 @@ from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddlewa
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
-from crawlers.errors import FetchRefused
+from crawlers.fetch_errors import FetchRefused
 
 
 class BoundedHttpCompressionMiddleware(HttpCompressionMiddleware):

@@ -26,7 +26,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet import defer, task
 
 from crawlers.crawl_log import source_extra
-from crawlers.errors import FetchRefused
+from crawlers.fetch_errors import FetchRefused
 from crawlers.middlewares.retry import NOT_BEFORE_META, RETRY_AFTER_STATUSES, retry_after_seconds
 
 if TYPE_CHECKING:

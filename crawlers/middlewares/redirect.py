@@ -12,7 +12,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from w3lib.url import safe_url_string
 
-from crawlers.errors import FetchRefused
+from crawlers.fetch_errors import FetchRefused
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 

@@ -17,7 +17,7 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Response
 
 from crawlers.crawl_log import source_extra
-from crawlers.errors import FetchRefused
+from crawlers.fetch_errors import FetchRefused
 
 if TYPE_CHECKING:
     from typing import Self

@@ -14,7 +14,7 @@ from scrapy.utils.misc import build_from_crawler
 from twisted.internet.defer import Deferred
 
 from crawlers.crawl_log import source_extra
-from crawlers.errors import FetchRefused
+from crawlers.fetch_errors import FetchRefused
 
 logger = logging.getLogger(__name__)
 

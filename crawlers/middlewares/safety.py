@@ -18,7 +18,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.threads import deferToThread
 
 from crawlers.crawl_log import source_extra
-from crawlers.errors import FetchRefused
+from crawlers.fetch_errors import FetchRefused
 from crawlers.urls import host_allowed
 
 if TYPE_CHECKING:

@@ -18,7 +18,8 @@ from twisted.python.failure import Failure
 
 from crawlers import discovery
 from crawlers.crawl_log import source_extra
-from crawlers.errors import BodyTooLarge, DiscoveryError, NotASitemap, classify_exception
+from crawlers.errors import BodyTooLarge, DiscoveryError, NotASitemap
+from crawlers.fetch_errors import classify_exception
 from crawlers.job import CrawlJob
 from crawlers.pipelines import RECORD_KEY
 from crawlers.urls import canonicalize_url, host_allowed, host_of
