@@ -1,0 +1,156 @@
+"""The cheap paths of extraction build exactly what trafilatura's own would: the page tree (page_tree.py),
+trafilatura run on our tree without its defensive copy, and the drop selectors written over attributes."""
+
+from __future__ import annotations
+
+from copy import copy
+
+import pytest
+from cssselect import GenericTranslator
+from lxml import etree
+from lxml.html import HtmlElement
+from trafilatura import bare_extraction
+from trafilatura.utils import INVALID_XML_CHARS, load_html
+
+from crawlers.extract.article import _XML_DECL, _options, _trafilatura
+from crawlers.extract.decode import decode_html
+from crawlers.extract.metadata import _BYLINE_XPATH, _PUBLISHED_XPATH, _longer_than
+from crawlers.extract.page_tree import clean_markup, parse_markup
+from crawlers.extract.ruleset import _SELECTOR_NAMES, _simple_selector_xpath, rules_for
+from schemas.sources import CleaningRules
+from tests.crawlers.test_golden_pages import golden_folders, load_page
+
+ODD_PAGES = [
+    "",
+    "   ",
+    "plain text, no markup at all",
+    "<p>a fragment</p>",
+    "<html/>",
+    "<!DOCTYPE html/><html><body><p>doctype with a slash, no newline</p></body></html>",
+    "<!doctype html>\n<html/>\n<body><p>x\x00y\ufffe z\uffff</p></body>",
+    "\x00\x01<html><body><p>control characters first</p></body></html>",
+    "<html><body><p>caf\u00e9 \U0001f600 \ufffd \uff01</p></body></html>",
+    "<html><body><p>\x0b\x0c\x1f form feeds</p></body></html>",
+    "<div>" * 300 + "deeply nested" + "</div>" * 300,
+]
+
+
+def _golden_texts() -> list[str]:
+    texts = []
+    for folder in golden_folders():
+        page = load_page(folder)
+        headers = {str(k).lower(): str(v) for k, v in (page.meta.get("headers") or {}).items()}
+        texts.append(_XML_DECL.sub("", decode_html(page.body, headers).text, count=1))
+    return texts
+
+
+def _serialized(tree: HtmlElement | None) -> str | None:
+    return None if tree is None else etree.tostring(tree, encoding="unicode")
+
+
+def _our_tree(html: str) -> HtmlElement | None:
+    return parse_markup(*clean_markup(html))
+
+
+@pytest.mark.parametrize("html", ODD_PAGES, ids=range(len(ODD_PAGES)))
+def test_odd_pages_parse_as_trafilatura_parses_them(html: str) -> None:
+    assert _serialized(_our_tree(html)) == _serialized(load_html(html))
+
+
+def test_golden_pages_parse_as_trafilatura_parses_them() -> None:
+    texts = _golden_texts()
+    assert len(texts) >= 50
+    mismatched = [i for i, html in enumerate(texts) if _serialized(_our_tree(html)) != _serialized(load_html(html))]
+    assert mismatched == []
+
+
+def test_clean_markup_removes_xml_invalid_characters_only() -> None:
+    html = "<p>a\x00b\x1fc\ufffed\uffffe\ufffdf\t\n\r</p>"
+    text, data = clean_markup(html)
+    assert text == INVALID_XML_CHARS.sub("", html) == "<p>abcde\ufffdf\t\n\r</p>"
+    assert data == text.encode("utf-8")
+    clean = "<p>nothing to remove \uff01\ufffd</p>"
+    assert clean_markup(clean)[0] is clean
+
+
+def test_trafilatura_on_our_tree_in_place_gives_bare_extractions_text() -> None:
+    texts = _golden_texts()
+    for html in texts[::4]:
+        tree = load_html(html)
+        assert tree is not None
+        url = "https://example.org/page"
+        expected = bare_extraction(copy(tree), url=url, options=_options(url))
+        kept = copy(tree)
+        doc = _trafilatura(tree, url, with_metadata=False, consume=True)
+        assert (doc.text if doc is not None else None) == (expected.text if expected is not None else None)
+        # Without `consume` the caller's tree is left as it was.
+        _trafilatura(kept, url, with_metadata=False)
+        assert _serialized(kept) == _serialized(load_html(html))
+
+
+def test_simple_selectors_select_what_cssselect_selects() -> None:
+    selectors = [*rules_for().drop_selectors, "div.rh-inline-promo", "section#comments", ".story-tags"]
+    translator = GenericTranslator()
+    for html in _golden_texts()[::3]:
+        tree = load_html(html)
+        assert tree is not None
+        for css in selectors:
+            ours = _simple_selector_xpath(css)
+            assert ours is not None, css
+            assert etree.XPath(ours)(tree) == etree.XPath(translator.css_to_xpath(css))(tree), css
+
+
+def test_complex_selectors_are_left_to_cssselect() -> None:
+    for css in ("div > p.promo", ".a .b", "DIV.promo", "[data-x]", ".1bad", "div:not(.x)"):
+        assert _simple_selector_xpath(css) is None
+
+
+def test_selectors_are_kept_exactly_when_all_their_names_occur_in_the_page() -> None:
+    extra = [".share-bar", ".related-articles", ".inline-related", "div.rh-inline-promo", "#print"]
+    rules = rules_for(cleaning=CleaningRules(drop_selectors=extra))
+    pages = [
+        "",
+        '<div class="share">x</div>',
+        '<div class="share-bar related-articles">x</div>',
+        '<p id="print">x</p><div class="rh-inline-promo">',
+        "inline-related qrcode qr_code_pc js_pc_qr_code bdshare",
+    ]
+    for html in pages:
+        naive = tuple(
+            css for css in rules.drop_selectors if all(name in html for name in _SELECTOR_NAMES.findall(css))
+        )
+        xpath = rules.selectors_xpath(html)
+        if not naive:
+            assert xpath is None
+        else:
+            assert xpath is not None
+            tree = load_html(f"<html><body>{html}<p>filler text</p></body></html>")
+            assert tree is not None
+            expected = etree.XPath(" | ".join(GenericTranslator().css_to_xpath(c) for c in naive))(tree)
+            assert xpath(tree) == expected
+
+
+
+def test_metadata_xpaths_select_what_the_element_predicates_select() -> None:
+    byline = etree.XPath(
+        '//*[@rel="author" or @itemprop="author" or contains(@class, "byline") or contains(@class, "author")]'
+    )
+    published = etree.XPath('//time[@itemprop="datePublished" or @pubdate]|//*[@itemprop="datePublished"]')
+    extra = (
+        '<html><body><p class="byline">By A</p><span rel="author">B</span><time pubdate datetime="2024-01-02">'
+        'x</time><meta itemprop="datePublished" content="2024-01-01"><div itemprop="author">C</div></body></html>'
+    )
+    for html in [*_golden_texts(), extra]:
+        tree = load_html(html)
+        assert tree is not None
+        assert _BYLINE_XPATH(tree) == byline(tree)
+        assert _PUBLISHED_XPATH(tree) == published(tree)
+
+
+def test_longer_than_counts_text_like_text_content() -> None:
+    tree = load_html("<html><body><div id='d'>ab<p>cd<b>ef</b>gh</p>ij</div>tail</body></html>")
+    assert tree is not None
+    div = tree.get_element_by_id("d")
+    assert len(div.text_content()) == 10
+    assert _longer_than(div, 9)
+    assert not _longer_than(div, 10)
