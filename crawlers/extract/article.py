@@ -20,6 +20,7 @@ from trafilatura.settings import Document, Extractor
 from trafilatura.xml import xmltotxt
 
 from crawlers.extract.bylines import parse_names
+from crawlers.extract.cascade import shortcut_cascade
 from crawlers.extract.cleaning import Cleaned, byline_names, clean_text, normalize_line
 from crawlers.extract.decode import decode_html
 from crawlers.extract.language import detect_language
@@ -380,9 +381,10 @@ def _trafilatura(tree: HtmlElement, url: str, *, with_metadata: bool, consume: b
             deduplicate=False,
         )
     options = _options(url)
-    if consume:
-        return _extract_in_place(tree, options)
-    return bare_extraction(tree, url=url, options=options)
+    with shortcut_cascade():
+        if consume:
+            return _extract_in_place(tree, options)
+        return bare_extraction(tree, url=url, options=options)
 
 
 def _extract_in_place(tree: HtmlElement, options: Extractor) -> Document | None:
