@@ -312,25 +312,35 @@ def _store_batch(
 
 
 @contextmanager
-def shared_crawl_host(run_id: str) -> Iterator[CrawlHost]:
+def shared_crawl_host(run_id: str, host: CrawlHost | None = None) -> Iterator[CrawlHost]:
     """One crawl process for every source of a run: Scrapy's start-up is paid once, not per source.
 
     Create it in the thread that lives as long as the run (the host dies with that thread's process).
+    `host`: one started earlier with `start_crawl_host` (the CLI starts it before its own imports, so
+    the two start-ups overlap); it is closed here all the same.
     """
-    work = config.spool_root() / f"{run_id}-host"
-    host = CrawlHost(work)
+    host = host or start_crawl_host(run_id)
     try:
         yield host
     finally:
-        rc = host.close(timeout_s=60.0)
-        if rc is None:
-            log.warning("crawl host pid %d still running 60 s after the run: killing it", host.pid)
-            host.kill()
-            rc = host.returncode
-        if rc == 0:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            log.warning("crawl host exited with %s; its log is kept: %s", rc, host.log_path)
+        close_crawl_host(host)
+
+
+def start_crawl_host(run_id: str) -> CrawlHost:
+    return CrawlHost(config.spool_root() / f"{run_id}-host")
+
+
+def close_crawl_host(host: CrawlHost) -> None:
+    """Let the host finish its crawls and exit; keep its directory (and log) only when it failed."""
+    rc = host.close(timeout_s=60.0)
+    if rc is None:
+        log.warning("crawl host pid %d still running 60 s after the run: killing it", host.pid)
+        host.kill()
+        rc = host.returncode
+    if rc == 0:
+        shutil.rmtree(host.work_dir, ignore_errors=True)
+    else:
+        log.warning("crawl host exited with %s; its log is kept: %s", rc, host.log_path)
 
 
 def new_run_id() -> str:

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from datetime import UTC, datetime
 
+from crawlers.runner import CrawlHost
 from flows import config
 from flows.pipeline import IngestOptions, _Extractor, ingest_source, new_run_id, shared_crawl_host
 from schemas import Capture, RunReport, SourceConfig, SourceRunStats
@@ -47,7 +48,9 @@ def run_ingest(
     parallel_sources: int = 4,
     run_id: str | None = None,
     on_source_done: Callable[[SourceRunStats], None] | None = None,
+    crawl_host: CrawlHost | None = None,
 ) -> RunReport:
+    """Ingest `sources` side by side into `archive`. `crawl_host`, when given, is used (and closed)."""
     options = options or IngestOptions()
     report = RunReport(run_id=run_id or new_run_id(), flow="ingest", started_at=datetime.now(UTC))
     if archive is not None and not options.dry_run:
@@ -55,7 +58,7 @@ def run_ingest(
         archive.start_run(report)
     extractor = _Extractor(config.extract_workers())
     try:
-        with shared_crawl_host(report.run_id) if sources else nullcontext(None) as host, \
+        with shared_crawl_host(report.run_id, crawl_host) if sources or crawl_host else nullcontext(None) as host, \
                 ThreadPoolExecutor(max_workers=max(1, min(parallel_sources, len(sources) or 1))) as pool:
             futures = [
                 pool.submit(ingest_source, s, archive, run_id=report.run_id, options=options, extractor=extractor,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from typing import TYPE_CHECKING
 
 import click
@@ -10,6 +11,7 @@ import click
 from flows.commands.common import adhoc_source, apply_db, db_option, fail, selected_sources_or_fail
 
 if TYPE_CHECKING:
+    from crawlers.runner import CrawlHost
     from storage.archive import Archive
 
 
@@ -48,6 +50,34 @@ def ingest_command(sources_file: str | None, source_ids: tuple[str, ...], db_url
       scipol ingest --feed https://example.org/rss.xml --delay 5
       scipol ingest --db postgresql+psycopg://scipol@db/scipol
     """
+    if use_prefect is None:
+        use_prefect = bool(os.environ.get("PREFECT_API_URL"))
+    # The crawl process starts first: its Scrapy start-up (~1.5 s) overlaps this process's own
+    # imports and database work instead of following them (a second run over an unchanged site
+    # takes ~4 s in all, bench/RESULTS.md).
+    host = None if use_prefect else _start_crawl_host()
+    try:
+        _ingest(sources_file, source_ids, db_url, feeds, sitemaps, source_id, delay, allow_private, lookback_days,
+                backfill, recheck_known, dry_run, use_prefect, as_json, host)
+    finally:
+        if host is not None and host.alive():  # not handed over (bad arguments): stop it
+            host.kill()
+            shutil.rmtree(host.work_dir, ignore_errors=True)
+
+
+def _start_crawl_host() -> CrawlHost:
+    import uuid
+
+    from crawlers.runner import CrawlHost
+    from flows import config
+
+    return CrawlHost(config.spool_root() / f"ingest-{uuid.uuid4().hex[:12]}-host")
+
+
+def _ingest(sources_file: str | None, source_ids: tuple[str, ...], db_url: str | None, feeds: tuple[str, ...],
+            sitemaps: tuple[str, ...], source_id: str | None, delay: float, allow_private: bool,
+            lookback_days: int | None, backfill: bool, recheck_known: bool, dry_run: bool, use_prefect: bool,
+            as_json: bool, host: CrawlHost | None) -> None:
     from flows.pipeline import IngestOptions
     from flows.runs import format_report, run_ingest
 
@@ -59,8 +89,6 @@ def ingest_command(sources_file: str | None, source_ids: tuple[str, ...], db_url
         sources = selected_sources_or_fail(sources_file, source_ids, "ingest")
     options = IngestOptions(backfill=backfill, dry_run=dry_run, lookback_days=lookback_days,
                             recheck_known="all" if recheck_known else None)
-    if use_prefect is None:
-        use_prefect = bool(os.environ.get("PREFECT_API_URL"))
     if use_prefect:
         from flows.ingest import ingest as ingest_flow
 
@@ -72,7 +100,7 @@ def ingest_command(sources_file: str | None, source_ids: tuple[str, ...], db_url
             fail(f"the ingest flow run failed: {type(exc).__name__}: {exc}", code=1)
     else:
         archive = None if dry_run else _open_archive()
-        report = run_ingest(sources, archive, options=options)
+        report = run_ingest(sources, archive, options=options, crawl_host=host)
     click.echo(report.model_dump_json(indent=2) if as_json else format_report(report))
     if report.status != "completed":
         raise SystemExit(1)
