@@ -47,6 +47,10 @@ def test_two_sources_in_one_host_keep_their_records_and_logs_apart(tmp_path: Pat
     assert "[site_a] crawlers.spiders.source INFO: site_a: feed" in log_a
     assert "[site_b] crawlers.spiders.source INFO: site_b: feed" in log_b
     assert "site_b" not in log_a and "site_a" not in log_b
+    # Components we never use are not even loaded (remote consoles, cookies, auth).
+    assert "Enabled extensions" in log_a and "Enabled downloader middlewares" in log_a
+    for unused in ("RemoteControl", "TelnetConsole", "CookiesMiddleware", "HttpAuthMiddleware"):
+        assert unused not in log_a
     assert json.loads((tmp_path / "a" / DONE_FILE).read_text()) == {"ok": True, "error": ""}
 
 
