@@ -252,7 +252,7 @@ class CrawlHandle:
                            "with it every crawl it runs", self.source_id, grace_s, self.pid)
             self.host.kill()
 
-    def iter_items(self, poll_s: float = 0.2) -> Iterator[Capture | FetchError]:
+    def iter_items(self, poll_s: float = 0.05) -> Iterator[Capture | FetchError]:
         """Yield records as the crawl writes them, until it has ended and the spool is drained."""
         while True:
             self._enforce_deadline()

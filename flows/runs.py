@@ -45,7 +45,7 @@ def run_ingest(
     archive: Archive | None,
     *,
     options: IngestOptions | None = None,
-    parallel_sources: int = 4,
+    parallel_sources: int = 8,
     run_id: str | None = None,
     on_source_done: Callable[[SourceRunStats], None] | None = None,
     crawl_host: CrawlHost | None = None,
@@ -104,7 +104,7 @@ def run_revisit(
     *,
     now: datetime | None = None,
     options: IngestOptions | None = None,
-    parallel_sources: int = 4,
+    parallel_sources: int = 8,
 ) -> RunReport:
     """Re-check articles whose revisit is due (decaying schedule per source), conditionally.
 
