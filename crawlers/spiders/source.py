@@ -174,7 +174,9 @@ class SourceSpider(scrapy.Spider):
             errback=self.on_error,
             dont_filter=True,
             priority=10,
-            meta={"scipol_url": url, "scipol_role": role, "scipol_entry": entry, **meta},
+            meta={"scipol_url": url, "scipol_role": role, "scipol_entry": entry, **meta,
+                  # A feed's or sitemap's latency measures its size, not the site's load.
+                  "autothrottle_dont_adjust_delay": True},
         )
 
     def _article_request(

@@ -49,3 +49,31 @@ def test_per_source_politeness_and_limits_reach_scrapy() -> None:
     assert s["REDIRECT_MAX_TIMES"] == 5
     assert s["SCIPOL_ALLOW_PRIVATE_ADDRESSES"] is False
     assert s["LOG_LEVEL"] == "INFO"
+
+
+def test_a_304_lowers_the_autothrottle_delay_like_a_200_but_an_error_does_not() -> None:
+    from scrapy.core.downloader import Slot
+    from scrapy.http import Response
+
+    from crawlers.middlewares.throttle import RevisitAwareAutoThrottle
+
+    throttle = RevisitAwareAutoThrottle.__new__(RevisitAwareAutoThrottle)
+    throttle.target_concurrency, throttle.mindelay, throttle.maxdelay = 4.0, 0.0, 60.0
+
+    def after(status: int) -> float:
+        slot = Slot(concurrency=4, delay=1.0, randomize_delay=False)  # raised by one slow answer
+        throttle._adjust_delay(slot, 0.02, Response("http://127.0.0.1/a", status=status))
+        return slot.delay
+
+    assert after(200) == after(304) == (1.0 + 0.02 / 4) / 2  # halfway to latency / concurrency, as Scrapy
+    assert after(404) == after(503) == 1.0  # error pages never speed the crawl up
+
+
+def test_the_crawl_host_uses_our_throttle_and_few_item_workers() -> None:
+    from crawlers.crawl_main import base_settings
+
+    settings = base_settings()
+    extensions = settings.getdict("EXTENSIONS")
+    assert extensions["crawlers.middlewares.throttle.RevisitAwareAutoThrottle"] == 0
+    assert extensions["scrapy.extensions.throttle.AutoThrottle"] is None
+    assert settings.getint("CONCURRENT_ITEMS") == 4
