@@ -252,12 +252,16 @@ class CrawlHandle:
                            "with it every crawl it runs", self.source_id, grace_s, self.pid)
             self.host.kill()
 
-    def iter_items(self, poll_s: float = 0.05) -> Iterator[Capture | FetchError]:
-        """Yield records as the crawl writes them, until it has ended and the spool is drained."""
+    def iter_items(self, poll_s: float = 0.05, read_ahead: int = 50) -> Iterator[Capture | FetchError]:
+        """Yield records as the crawl writes them, until it has ended and the spool is drained.
+
+        At most `read_ahead` records (with their bodies) are in memory here at a time, however far
+        the crawl runs ahead of the consumer.
+        """
         while True:
             self._enforce_deadline()
             ended = not self.running()
-            batch: list[SpoolRecord] = self._reader.read_new()
+            batch: list[SpoolRecord] = self._reader.read_new(limit=read_ahead)
             yield from batch
             if ended and not batch:
                 if self._reader.has_partial_line:

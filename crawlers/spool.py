@@ -96,7 +96,12 @@ class SpoolReader:
     def has_partial_line(self) -> bool:
         return bool(self._pending.strip())
 
-    def read_new(self) -> list[SpoolRecord]:
+    def read_new(self, limit: int | None = None) -> list[SpoolRecord]:
+        """The records completed since the last call, at most `limit` of them (with their bodies).
+
+        A limit keeps memory flat when the crawl runs ahead of storing: the rest stay on disk until
+        asked for (reading everything available held a whole crawl's bodies in memory at once).
+        """
         path = self.spool_dir / RECORDS_FILE
         try:
             with open(path, "rb") as fh:
@@ -104,9 +109,16 @@ class SpoolReader:
                 data = fh.read()
         except FileNotFoundError:
             return []
-        self._offset += len(data)
-        lines = (self._pending + data).split(b"\n")
+        data = self._pending + data
+        self._offset += len(data) - len(self._pending)
+        lines = data.split(b"\n")
         self._pending = lines.pop()  # an unterminated last line is still being written
+        if limit is not None and len(lines) > limit:
+            rest = lines[limit:]
+            lines = lines[:limit]
+            # Not consumed: read again next time (the offset moves back over them).
+            self._offset -= sum(len(line) + 1 for line in rest) + len(self._pending)
+            self._pending = b""
         return [self._decode(line) for line in lines if line.strip()]
 
     def __iter__(self) -> Iterator[SpoolRecord]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import re
 import shutil
 import threading
@@ -100,7 +101,8 @@ class _Extractor:
                 # spawn, not fork: this process has threads (crawl readers, Prefect), and forking
                 # a threaded process can deadlock the child.
                 self._pool = ProcessPoolExecutor(max_workers=self.workers,
-                                                 mp_context=multiprocessing.get_context("spawn"))
+                                                 mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_exit_with_parent, initargs=(os.getpid(),))
             return self._pool
 
     def map(self, captures: list[Capture], source: SourceConfig | None) -> list[Extracted]:
@@ -110,6 +112,22 @@ class _Extractor:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this worker when the process that runs the pool is gone.
+
+    A killed ingest (SIGKILL, OOM, a cancelled flow run) left its workers blocked on the pool's queue
+    for ever, holding ~130 MB each. Polling the parent id works whatever thread started the worker
+    (PR_SET_PDEATHSIG would fire when that thread ends, which is not the end of the run).
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _import_extractor() -> None:

@@ -74,3 +74,17 @@ def test_a_spool_dir_with_records_is_not_reused(tmp_path: Path) -> None:
     (tmp_path / RECORDS_FILE).write_text("")
     with pytest.raises(CrawlSetupError):
         start_crawl(source(feeds=["http://127.0.0.1:9/feed"]), tmp_path)
+
+
+def test_a_limited_read_leaves_the_rest_on_disk_and_returns_it_next(tmp_path: Path) -> None:
+    writer = SpoolWriter(tmp_path)
+    records = [_capture(f"<p>{i}</p>".encode(), url=f"https://a.example/{i}") for i in range(7)]
+    for record in records[:5]:
+        writer.write(record)
+    reader = SpoolReader(tmp_path)
+    assert reader.read_new(limit=2) == records[:2]
+    with open(tmp_path / RECORDS_FILE, "ab") as fh:  # a half-written line arrives meanwhile
+        fh.write(b'{"type": "capt')
+    assert reader.read_new(limit=2) == records[2:4]
+    assert reader.read_new(limit=2) == records[4:5] and reader.has_partial_line
+    assert reader.read_new(limit=2) == []

@@ -38,6 +38,21 @@ def _count(db: Path, sql: str) -> int:
         return 0  # schema not created yet
 
 
+def _survivors(tmp: Path) -> list[str]:
+    """Processes started by this test's runs (they carry its spool directory in their environment)."""
+    marker = f"SCIPOL_SPOOL_DIR={tmp / 'spool'}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:120])
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
 def _archive_state(db: Path) -> dict[str, object]:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         versions = conn.execute(
@@ -66,7 +81,7 @@ def test_an_ingest_killed_at_random_moments_loses_and_doubles_nothing(tmp_path: 
 
         target = tmp_path / "target.db"
         kills = 0
-        for _ in range(3):
+        for attempt in range(3):
             stored_before = _count(target, "select count(*) from captures")
             proc = subprocess.Popen(_ingest_cmd(sources, target), env=_env(tmp_path),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -78,9 +93,15 @@ def test_an_ingest_killed_at_random_moments_loses_and_doubles_nothing(tmp_path: 
                 time.sleep(0.05)
             time.sleep(rng.uniform(0.0, 1.5))
             if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
+                # SIGTERM is what `kill` and a cancelled worker send; SIGKILL what the OOM killer does.
+                proc.send_signal(signal.SIGTERM if attempt == 0 else signal.SIGKILL)
                 kills += 1
             proc.wait(timeout=30)
+        # Nothing of a killed run lives on: its crawl host and extraction workers end with it.
+        deadline = time.monotonic() + 15
+        while _survivors(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _survivors(tmp_path) == []
         final = subprocess.run(_ingest_cmd(sources, target), env=_env(tmp_path), capture_output=True,
                                text=True, timeout=300)
         assert final.returncode == 0, final.stderr[-2000:]
