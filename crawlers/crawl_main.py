@@ -155,7 +155,7 @@ class HostedCrawls:
             from twisted.internet import reactor
 
             if reactor.running:  # type: ignore[attr-defined]
-                reactor.stop()  # type: ignore[attr-defined]
+                reactor.stop()  # type: ignore[attr-defined,misc]
 
 
 def main(argv: list[str] | None = None) -> int:

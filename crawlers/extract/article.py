@@ -403,7 +403,8 @@ def _extract_in_place(tree: HtmlElement, options: Extractor) -> Document | None:
         or options.max_tree_size
         or options.comments
     ):
-        return bare_extraction(tree, url=options.url, options=options)
+        # output_format "python" (our options) makes bare_extraction return a Document or None.
+        return bare_extraction(tree, url=options.url, options=options)  # type: ignore[return-value]
     try:
         body, text, _, comments = trafilatura_sequence(tree, options, options.url)
     except (TypeError, ValueError):  # bare_extraction's own "discard this page" signals
