@@ -33,6 +33,7 @@ from twisted.python.failure import Failure
 
 from crawlers.crawl_log import CrawlLogRouter, source_extra
 from crawlers.job import CrawlJob
+from crawlers.middlewares.resolver import allow_private_hosts
 from crawlers.spiders.source import SourceSpider
 from crawlers.spool import DONE_FILE, LOG_FILE
 
@@ -114,6 +115,8 @@ class HostedCrawls:
             return
         key = str(job_path)
         spool = Path(job.spool_dir)
+        if job.source.allow_private_addresses:
+            allow_private_hosts(job.source.effective_domains())
         self.router.open(job.source.id, spool / LOG_FILE)
         try:
             crawler = Crawler(SourceSpider, build_settings(job))

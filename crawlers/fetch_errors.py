@@ -28,6 +28,10 @@ def classify_exception(exc: BaseException) -> tuple[FetchErrorReason, int | None
     message = (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)[:1000]
     if isinstance(exc, FetchRefused):
         return exc.reason, exc.status, exc.message
+    from crawlers.middlewares.resolver import PrivateAddressLookup
+
+    if isinstance(exc, PrivateAddressLookup):
+        return "private_address", None, message
     if isinstance(exc, sx.DownloadTimeoutError | tx.TimeoutError | tx.TCPTimedOutError):
         return "timeout", None, message
     if isinstance(exc, sx.CannotResolveHostError | tx.DNSLookupError):

@@ -31,6 +31,8 @@ DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
 DOWNLOAD_FAIL_ON_DATALOSS = True  # a body shorter than Content-Length is an error, never a page
 DOWNLOAD_TIMEOUT = 30  # default 180 s: one hung server must not hold the crawl for minutes
 DNS_TIMEOUT = 20
+# Checks the address each connection is made to, not only the middleware's own lookup (DNS rebinding).
+TWISTED_DNS_RESOLVER = "crawlers.middlewares.resolver.PublicOnlyResolver"
 REDIRECT_MAX_TIMES = 5  # default 20
 METAREFRESH_ENABLED = False  # meta-refresh loops (A9); article pages rarely need it
 URLLENGTH_LIMIT = 2083

@@ -61,7 +61,7 @@ def test_a_304_lowers_the_autothrottle_delay_like_a_200_but_an_error_does_not() 
     throttle.target_concurrency, throttle.mindelay, throttle.maxdelay = 4.0, 0.0, 60.0
 
     def after(status: int) -> float:
-        slot = Slot(concurrency=4, delay=1.0, randomize_delay=False)  # raised by one slow answer
+        slot = Slot(concurrency=4, delay=1.0, jitter=0)  # raised by one slow answer
         throttle._adjust_delay(slot, 0.02, Response("http://127.0.0.1/a", status=status))
         return slot.delay
 
@@ -77,3 +77,30 @@ def test_the_crawl_host_uses_our_throttle_and_few_item_workers() -> None:
     assert extensions["crawlers.middlewares.throttle.RevisitAwareAutoThrottle"] == 0
     assert extensions["scrapy.extensions.throttle.AutoThrottle"] is None
     assert settings.getint("CONCURRENT_ITEMS") == 4
+
+
+def test_connections_to_private_addresses_are_refused_at_resolution_too() -> None:
+    import pytest
+
+    from crawlers.fetch_errors import classify_exception
+    from crawlers.middlewares import resolver
+
+    # The address each connection goes to is checked again (a rebinding name passes the middleware's
+    # lookup with a public address, then answers with a private one).
+    assert resolver.check_address("news.example.org", "93.184.216.34") == "93.184.216.34"
+    for private in ("127.0.0.1", "10.1.2.3", "169.254.169.254", "192.168.0.7", "::1"):
+        with pytest.raises(resolver.PrivateAddressLookup) as refused:
+            resolver.check_address("rebind.example.net", private)
+        assert classify_exception(refused.value)[0] == "private_address"
+    # Hosts of sources that allow private addresses (tests, the demo) keep working, subdomains too.
+    resolver.allow_private_hosts(["intranet.example"])
+    assert resolver.check_address("docs.intranet.example", "10.1.2.3") == "10.1.2.3"
+    with pytest.raises(resolver.PrivateAddressLookup):
+        resolver.check_address("intranet.example.evil.net", "10.1.2.3")
+    assert base_settings_resolver() == "crawlers.middlewares.resolver.PublicOnlyResolver"
+
+
+def base_settings_resolver() -> str:
+    from crawlers.crawl_main import base_settings
+
+    return str(base_settings()["TWISTED_DNS_RESOLVER"])
