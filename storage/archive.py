@@ -531,8 +531,11 @@ class Archive:
                 values["duplicate_of"] = duplicate_of
                 outcome = "duplicate"
         conn.execute(sql.update_article, {"b_id": article["id"], **values})
-        search.index_article(conn, article["id"], item.title, record.text)
-        self._cluster(conn, sql, article["id"], version_no, item.signature, duplicate_of, article["cluster_id"], now)
+        # A first version: the article has no search row, signature or bands to replace yet.
+        first = latest is None
+        search.index_article(conn, article["id"], item.title, record.text, first=first)
+        self._cluster(conn, sql, article["id"], version_no, item.signature, duplicate_of, article["cluster_id"], now,
+                      first=first)
         return outcome, version_id
 
     def _find_exact_duplicate(self, conn: Connection, sql: Statements, digest: str, article_id: int) -> int | None:
@@ -548,11 +551,12 @@ class Archive:
 
     def _cluster(self, conn: Connection, sql: Statements, article_id: int, version_no: int,
                  sig: dedupe.Signature | None, duplicate_of: int | None, cluster_id: int | None,
-                 now: datetime) -> None:
+                 now: datetime, *, first: bool = False) -> None:
         """Refresh the MinHash signature and bands of an article and, when it has no cluster yet, put it
         in the cluster of its exact duplicate or of its closest earlier near duplicate."""
-        conn.execute(sql.delete_bands, {"article_id": article_id})
-        conn.execute(sql.delete_signature, {"article_id": article_id})
+        if not first:
+            conn.execute(sql.delete_bands, {"article_id": article_id})
+            conn.execute(sql.delete_signature, {"article_id": article_id})
         best = duplicate_of
         if sig is not None:
             conn.execute(sql.insert_signature, {"article_id": article_id, "version_no": version_no,
