@@ -133,8 +133,7 @@ class CrawlHost:
         options = options or CrawlOptions(user_agent=DEFAULT_USER_AGENT)
         spool_dir = Path(spool_dir).resolve()
         spool_dir.mkdir(parents=True, exist_ok=True)
-        if (spool_dir / RECORDS_FILE).exists():
-            raise CrawlSetupError(f"spool dir {spool_dir} already holds records: use a fresh directory per crawl")
+        _require_fresh(spool_dir)
         job_path = spool_dir / JOB_FILE
         _job(source, spool_dir, known, options).write(job_path)
         handle = CrawlHandle(self, job_path, source.id, options.timeout_s, owns_host=owns_host)
@@ -343,6 +342,11 @@ class CrawlHandle:
         return CrawlResult(rc, stats, True, summary)
 
 
+def _require_fresh(spool_dir: Path) -> None:
+    if (spool_dir / RECORDS_FILE).exists():
+        raise CrawlSetupError(f"spool dir {spool_dir} already holds records: use a fresh directory per crawl")
+
+
 def _read_done(spool_dir: Path) -> dict[str, object] | None:
     try:
         data = json.loads((spool_dir / DONE_FILE).read_text(encoding="utf-8"))
@@ -385,8 +389,7 @@ def start_crawl(
     """Start crawling `source` in a crawl host of its own, writing to `spool_dir`."""
     options = options or CrawlOptions(user_agent=DEFAULT_USER_AGENT)
     spool_dir = Path(spool_dir).resolve()
-    if (spool_dir / RECORDS_FILE).exists():
-        raise CrawlSetupError(f"spool dir {spool_dir} already holds records: use a fresh directory per crawl")
+    _require_fresh(spool_dir)  # before a process is started for it
     host = CrawlHost(spool_dir, log_level=options.log_level)
     try:
         handle = host.start(source, spool_dir, known, options, owns_host=True)

@@ -298,7 +298,7 @@ def _extract(
     # (It also made trafilatura discard whole pages whose meta date had a "+25:00" offset.)
     # Only that search reads the tree after trafilatura: on every other page trafilatura may consume it.
     dates_need_tree = md.published is None and not md.published_malformed
-    doc = _trafilatura(tree, url, with_metadata=False, consume=not dates_need_tree)
+    doc = _trafilatura(tree, url, consume=not dates_need_tree)
     raw_text = (getattr(doc, "text", None) or "") if doc is not None else ""
     if not raw_text.strip():
         logger.info("no article text source=%s url=%s", source_id, url)
@@ -367,19 +367,9 @@ def _options(url: str) -> Extractor:
     return options
 
 
-def _trafilatura(tree: HtmlElement, url: str, *, with_metadata: bool, consume: bool = False) -> Any:
-    """trafilatura's extraction of `tree`; with `consume`, the tree is left pruned and unusable."""
-    # bare_extraction works on a copy of a tree it is given: `tree` stays usable for htmldate.
-    if with_metadata:
-        return bare_extraction(
-            tree,
-            url=url,
-            favor_precision=False,
-            include_tables=True,
-            include_comments=False,
-            with_metadata=True,
-            deduplicate=False,
-        )
+def _trafilatura(tree: HtmlElement, url: str, *, consume: bool = False) -> Any:
+    """trafilatura's extraction of `tree` (no metadata: ours covers it); with `consume`, the tree is left
+    pruned and unusable, else bare_extraction works on a copy and `tree` stays usable for htmldate."""
     options = _options(url)
     with shortcut_cascade():
         if consume:

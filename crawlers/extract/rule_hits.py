@@ -94,7 +94,7 @@ def cleaning_report(
                 found = xpath(tree) if xpath is not None else []
                 counts[i] = sum(1 for el in found if isinstance(el, HtmlElement) and _droppable(el))
             _prune(tree, rules_for(source), html)
-            doc = _trafilatura(tree, url, with_metadata=False)
+            doc = _trafilatura(tree, url)
             text = (getattr(doc, "text", None) or "") if doc is not None else ""
             lines = [_BULLET.sub("", ln.strip()) for ln in text.splitlines() if ln.strip()]
             text_lines = len(lines)

@@ -81,10 +81,10 @@ def test_trafilatura_on_our_tree_in_place_gives_bare_extractions_text() -> None:
         url = "https://example.org/page"
         expected = bare_extraction(copy(tree), url=url, options=_options(url))
         kept = copy(tree)
-        doc = _trafilatura(tree, url, with_metadata=False, consume=True)
+        doc = _trafilatura(tree, url, consume=True)
         assert (doc.text if doc is not None else None) == (expected.text if expected is not None else None)
         # Without `consume` the caller's tree is left as it was.
-        _trafilatura(kept, url, with_metadata=False)
+        _trafilatura(kept, url)
         assert _serialized(kept) == _serialized(load_html(html))
 
 
