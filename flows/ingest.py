@@ -19,7 +19,8 @@ from sqlalchemy.exc import OperationalError
 
 from crawlers.runner import CrawlHost
 from flows import config
-from flows.pipeline import IngestOptions, _Extractor, ingest_source, shared_crawl_host
+from flows.extraction import ExtractionPool
+from flows.pipeline import IngestOptions, ingest_source, shared_crawl_host
 from flows.runs import finish_report, format_report, select_sources
 from schemas import RunReport, SourceConfig, SourceRunStats, load_sources, parse_sources
 from storage.archive import Archive
@@ -68,17 +69,17 @@ def route_library_logs() -> None:
             logger.setLevel(logging.INFO)
 
 
-_EXTRACTOR: list[_Extractor] = []
+_EXTRACTOR: list[ExtractionPool] = []
 _CRAWL_HOST: list[CrawlHost] = []
 """The flow run's crawl process, shared by its source tasks like the extractor (a module global, not
 a task parameter: Prefect would try to hash and serialise a process handle)."""
 
 
-def _shared_extractor() -> _Extractor:
+def _shared_extractor() -> ExtractionPool:
     # One pool of extraction processes per flow run, shared by the source tasks (threads): a pool
     # per source would start cores x sources processes.
     if not _EXTRACTOR:
-        _EXTRACTOR.append(_Extractor(config.extract_workers()))
+        _EXTRACTOR.append(ExtractionPool(config.extract_workers()))
     return _EXTRACTOR[0]
 
 

@@ -8,17 +8,13 @@ costs ~16 ms of orchestration each (STACK_NOTES.md), so a task here is a whole s
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import re
 import shutil
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Literal
@@ -27,10 +23,9 @@ from sqlalchemy.exc import OperationalError
 
 from crawlers.runner import CrawlHost, CrawlOptions, start_crawl
 from flows import config
-from schemas import ArticleRecord, Capture, FetchError, SourceConfig, SourceRunStats
-from storage import dedupe
+from flows.extraction import Extracted, ExtractionPool
+from schemas import Capture, FetchError, SourceConfig, SourceRunStats
 from storage.archive import Archive
-from storage.dedupe import Signature
 
 log = logging.getLogger(__name__)
 
@@ -62,98 +57,7 @@ class IngestOptions:
     known article listed by discovery)."""
 
 
-Extracted = tuple[ArticleRecord | None, Signature | None]
-"""A page's record and its near-duplicate signature, both computed in a worker process."""
-
-
-@dataclass
-class _Extractor:
-    """Extraction in worker processes (the CPU-bound part); in-process when one worker is asked for.
-
-    `submit` returns at once, so the caller stores the previous batch while this one is extracted.
-    """
-
-    workers: int
-    _pool: Executor | None = field(default=None, init=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-
-    def submit(self, captures: list[Capture], source: SourceConfig | None) -> Callable[[], list[Extracted]]:
-        if self.workers <= 1 or len(captures) <= 1:
-            return lambda: [extract_for_archive(c, source) for c in captures]
-        pool = self._started_pool()
-        futures = [pool.submit(extract_for_archive, c, source) for c in captures]
-        return lambda: [f.result() for f in futures]
-
-    def warm(self) -> None:
-        """Start the workers now (each imports trafilatura, ~1 s) while the crawl fills the first batch.
-
-        Called at the first page a crawl yields, not at start-up: a run that fetches no page (an
-        unchanged site) never pays for the workers.
-        """
-        if self.workers > 1 and self._pool is None:
-            pool = self._started_pool()
-            for _ in range(self.workers):
-                pool.submit(_import_extractor)
-
-    def _started_pool(self) -> Executor:
-        with self._lock:  # sources run in threads and share one pool
-            if self._pool is None:
-                # spawn, not fork: this process has threads (crawl readers, Prefect), and forking
-                # a threaded process can deadlock the child.
-                self._pool = ProcessPoolExecutor(max_workers=self.workers,
-                                                 mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=_exit_with_parent, initargs=(os.getpid(),))
-            return self._pool
-
-    def map(self, captures: list[Capture], source: SourceConfig | None) -> list[Extracted]:
-        return self.submit(captures, source)()
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    """Worker initializer: end this worker when the process that runs the pool is gone.
-
-    A killed ingest (SIGKILL, OOM, a cancelled flow run) left its workers blocked on the pool's queue
-    for ever, holding ~130 MB each. Polling the parent id works whatever thread started the worker
-    (PR_SET_PDEATHSIG would fire when that thread ends, which is not the end of the run).
-    """
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(1.0)
-        os._exit(3)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
-def _import_extractor() -> None:
-    import crawlers.extract.article  # noqa: F401 - loads trafilatura and lxml in a fresh worker
-
-
-def extract_for_archive(capture: Capture, source: SourceConfig | None) -> Extracted:
-    """Extract a page and compute its MinHash signature (runs in a worker process).
-
-    The signature is computed here, on all cores, rather than by the archive while it holds the
-    database's write lock (it was ~40% of the storing process's CPU, bench/RESULTS.md).
-    """
-    # Imported here, in the worker: the process that crawls and stores never loads trafilatura and
-    # lxml's extraction stack (~1.5 CPU-s of imports) unless it extracts itself (one worker).
-    from crawlers.extract import extract_capture
-
-    # The extractor promises not to raise on bad HTML; this guard keeps one bug from losing a batch.
-    try:
-        record = extract_capture(capture, source)
-    except Exception:  # noqa: BLE001 - logged with the URL, the capture is still stored
-        logging.getLogger(__name__).exception("extraction crashed source=%s url=%s", capture.source_id, capture.url)
-        return None, None
-    return record, (dedupe.signature(record.text) if record is not None else None)
-
-
-def _warming(items: Iterable[Capture | FetchError], extractor: _Extractor) -> Iterator[Capture | FetchError]:
+def _warming(items: Iterable[Capture | FetchError], extractor: ExtractionPool) -> Iterator[Capture | FetchError]:
     """The items, starting the extraction workers at the first page."""
     warmed = False
     for item in items:
@@ -175,7 +79,7 @@ def ingest_source(
     *,
     run_id: str,
     options: IngestOptions | None = None,
-    extractor: _Extractor | None = None,
+    extractor: ExtractionPool | None = None,
     crawl_host: CrawlHost | None = None,
 ) -> SourceRunStats:
     """Crawl one source and store what it yields. Never raises for a broken site: errors are counted.
@@ -191,7 +95,7 @@ def ingest_source(
     if options.recheck_known is not None:
         source = source.model_copy(update={"recheck_known": options.recheck_known})
     own_extractor = extractor is None
-    extractor = extractor or _Extractor(config.extract_workers())
+    extractor = extractor or ExtractionPool(config.extract_workers())
     spool = config.spool_root() / f"{run_id}-{source.id}-{uuid.uuid4().hex[:8]}"
     spool.mkdir(parents=True, exist_ok=True)
     lock = archive.source_lock(source.id) if archive is not None and not options.dry_run else nullcontext(True)
@@ -223,7 +127,7 @@ def _crawl_and_store(
     spool: Path,
     run_id: str,
     options: IngestOptions,
-    extractor: _Extractor,
+    extractor: ExtractionPool,
     stats: SourceRunStats,
     crawl_host: CrawlHost | None = None,
 ) -> None:

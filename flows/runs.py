@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 from crawlers.runner import CrawlHost
 from flows import config
-from flows.pipeline import IngestOptions, _Extractor, ingest_source, new_run_id, shared_crawl_host
+from flows.extraction import ExtractionPool
+from flows.pipeline import IngestOptions, ingest_source, new_run_id, shared_crawl_host
 from schemas import Capture, RunReport, SourceConfig, SourceRunStats
 from storage.archive import Archive
 
@@ -56,7 +57,7 @@ def run_ingest(
     if archive is not None and not options.dry_run:
         archive.sync_sources(list(sources))
         archive.start_run(report)
-    extractor = _Extractor(config.extract_workers())
+    extractor = ExtractionPool(config.extract_workers())
     try:
         with shared_crawl_host(report.run_id, crawl_host) if sources or crawl_host else nullcontext(None) as host, \
                 ThreadPoolExecutor(max_workers=max(1, min(parallel_sources, len(sources) or 1))) as pool:
@@ -115,7 +116,7 @@ def run_revisit(
     report = RunReport(run_id=new_run_id(), flow="revisit", started_at=datetime.now(UTC))
     archive.sync_sources(list(sources))
     archive.start_run(report)
-    extractor = _Extractor(config.extract_workers())
+    extractor = ExtractionPool(config.extract_workers())
     try:
         due = {s.id: archive.due_revisits(s.id, now, list(s.revisit_hours), s.page_budget) for s in sources}
         todo = [s for s in sources if due[s.id]]
@@ -151,7 +152,7 @@ def run_reprocess(
     archive.start_run(report)
     by_id = {s.id: s for s in sources}
     stats: dict[str, SourceRunStats] = {}
-    extractor = _Extractor(config.extract_workers())
+    extractor = ExtractionPool(config.extract_workers())
     try:
         batch: list[Capture] = []
 

@@ -1,0 +1,144 @@
+"""Extraction in worker processes: the CPU-bound part of an ingest, on every core.
+
+Workers are forked from a forkserver that has imported trafilatura and our extraction stack once
+(`_PRELOAD`), so a worker starts in milliseconds and shares those pages with its siblings. With
+`spawn`, each worker imported them itself and also re-imported the parent's main module (`flows.cli`,
+or Prefect's flow-run entry point) and `flows.pipeline` with SQLAlchemy: ~2 CPU-s per worker, per run.
+
+This module is what the forkserver imports: keep it free of SQLAlchemy, Scrapy and Prefect.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import select
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from schemas import ArticleRecord, Capture, SourceConfig
+from storage import dedupe
+from storage.dedupe import Signature
+
+Extracted = tuple[ArticleRecord | None, Signature | None]
+"""A page's record and its near-duplicate signature, both computed in a worker process."""
+
+_PRELOAD = ["flows.extraction", "crawlers.extract.article"]
+"""Imported once by the forkserver, before it forks any worker."""
+
+
+@dataclass
+class ExtractionPool:
+    """Extraction in worker processes; in-process when one worker is asked for.
+
+    `submit` returns at once, so the caller stores the previous batch while this one is extracted.
+    Sources run in threads and share one pool.
+    """
+
+    workers: int
+    _pool: Executor | None = field(default=None, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def submit(self, captures: list[Capture], source: SourceConfig | None) -> Callable[[], list[Extracted]]:
+        if self.workers <= 1 or len(captures) <= 1:
+            return lambda: [extract_for_archive(c, source) for c in captures]
+        pool = self._started_pool()
+        futures = [pool.submit(extract_for_archive, c, source) for c in captures]
+        return lambda: [f.result() for f in futures]
+
+    def warm(self) -> None:
+        """Start the workers now (the forkserver imports trafilatura, ~0.7 s) while the crawl fills
+        the first batch.
+
+        Called at the first page a crawl yields, not at start-up: a run that fetches no page (an
+        unchanged site) never pays for the workers.
+        """
+        if self.workers > 1 and self._pool is None:
+            pool = self._started_pool()
+            for _ in range(self.workers):
+                pool.submit(_import_extractor)
+
+    def _started_pool(self) -> Executor:
+        with self._lock:
+            if self._pool is None:
+                # forkserver, not fork: this process has threads (crawl readers, Prefect), and forking
+                # a threaded process can deadlock the child. The forkserver is single-threaded.
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(_PRELOAD)  # ignored if a forkserver already runs
+                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                                 initializer=_exit_with_parent, initargs=(os.getpid(),))
+            return self._pool
+
+    def map(self, captures: list[Capture], source: SourceConfig | None) -> list[Extracted]:
+        return self.submit(captures, source)()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+            _stop_forkserver()
+
+
+def _stop_forkserver() -> None:
+    """Stop and reap the forkserver once its workers are gone.
+
+    Otherwise it lives as long as this process (a Prefect worker, a test session) and its CPU time,
+    which includes its reaped workers', never reaches this process's `wait4` accounting. The next pool
+    starts a new one. `_stop` is CPython's own (used by its tests, present since 3.8): there is no
+    public way to stop a forkserver.
+    """
+    from multiprocessing import forkserver
+
+    stop = getattr(forkserver._forkserver, "_stop", None)  # noqa: SLF001
+    if stop is not None:
+        try:
+            stop()
+        except OSError:
+            logging.getLogger(__name__).warning("could not stop the extraction forkserver", exc_info=True)
+
+
+def _exit_with_parent(run_pid: int) -> None:
+    """Worker initializer: end this worker when the process that runs the pool (`run_pid`) is gone.
+
+    A killed ingest (SIGKILL, OOM, a cancelled flow run) left its workers blocked on the pool's queue
+    for ever, holding ~130 MB each. The worker's own parent is the forkserver, which cannot tell: each
+    worker holds the forkserver's liveness pipe, so the forkserver outlives the ingest until its workers
+    end. A pidfd of the ingest becomes readable when it exits, whoever started the pool (PR_SET_PDEATHSIG
+    would fire when the thread that forked ends, which is not the end of the run).
+    """
+    try:
+        handle = os.pidfd_open(run_pid)
+    except ProcessLookupError:
+        os._exit(3)  # gone before this worker started
+
+    def watch() -> None:
+        select.select([handle], [], [])
+        os._exit(3)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _import_extractor() -> None:
+    import crawlers.extract.article  # noqa: F401 - a no-op when the forkserver preloaded it
+
+
+def extract_for_archive(capture: Capture, source: SourceConfig | None) -> Extracted:
+    """Extract a page and compute its MinHash signature (runs in a worker process).
+
+    The signature is computed here, on all cores, rather than by the archive while it holds the
+    database's write lock (it was ~40% of the storing process's CPU, bench/RESULTS.md).
+    """
+    # Imported here: the process that crawls and stores never loads trafilatura and lxml's
+    # extraction stack (~1.5 CPU-s of imports) unless it extracts itself (one worker).
+    from crawlers.extract import extract_capture
+
+    # The extractor promises not to raise on bad HTML; this guard keeps one bug from losing a batch.
+    try:
+        record = extract_capture(capture, source)
+    except Exception:  # noqa: BLE001 - logged with the URL, the capture is still stored
+        logging.getLogger(__name__).exception("extraction crashed source=%s url=%s", capture.source_id, capture.url)
+        return None, None
+    return record, (dedupe.signature(record.text) if record is not None else None)
