@@ -3,8 +3,8 @@
 500 article pages (English and Chinese, 30-150 kB of HTML each, rendered by `bench.corpus`) with their
 extracted records are stored in batches of 50 into an empty archive ("new"), then the same batches are
 stored again ("replay": every item already has its outcome), then a 304 revisit of every URL ("304").
-MinHash signatures are computed before timing and passed in, as the pipeline's extraction workers do, so
-the figures are the storing alone: locks, statements, body compression, commits.
+Text hashes, MinHash signatures and compressed bodies are computed before timing and passed in, as the
+pipeline's extraction workers do, so the figures are the storing alone: locks, statements, commits.
 
     python -m bench.store                      # SQLite file in a temp directory
     python -m bench.store --start-pg           # also a private PostgreSQL 15 server (fsync on)
@@ -31,7 +31,8 @@ from pathlib import Path
 
 from bench.corpus import HOST_PROFILES, _page_size, _paragraphs, _title, render_page
 from schemas import ArticleRecord, Capture
-from storage import Archive, dedupe
+from storage import Archive
+from storage.precompute import Precomputed, precompute
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,11 @@ SOURCE = "bench_store"
 Item = tuple[Capture, ArticleRecord | None]
 
 
-def make_items(n: int, seed: int = 7) -> tuple[list[Item], list[dedupe.Signature | None]]:
-    """`n` distinct article pages with their records and signatures (reproducible)."""
+def make_items(n: int, seed: int = 7) -> tuple[list[Item], list[Precomputed | None]]:
+    """`n` distinct article pages with their records and precomputed values (reproducible)."""
     rng = random.Random(seed)
     items: list[Item] = []
-    sigs: list[dedupe.Signature | None] = []
+    sigs: list[Precomputed | None] = []
     for i in range(n):
         layout, lang = HOST_PROFILES[i % len(HOST_PROFILES)]
         title = _title(rng, lang)
@@ -60,7 +61,7 @@ def make_items(n: int, seed: int = 7) -> tuple[list[Item], list[dedupe.Signature
         record = ArticleRecord(source_id=SOURCE, url=url, canonical_url=url, title=title, text=text,
                                extractor_version="bench-1", language=lang, language_confidence=0.99)
         items.append((capture, record))
-        sigs.append(dedupe.signature(text))
+        sigs.append(precompute(capture, record))
     return items, sigs
 
 
@@ -74,7 +75,7 @@ def revisits(items: list[Item]) -> list[Item]:
     return out
 
 
-def timed_store(archive: Archive, items: list[Item], sigs: list[dedupe.Signature | None] | None,
+def timed_store(archive: Archive, items: list[Item], sigs: list[Precomputed | None] | None,
                 batch: int) -> float:
     """Milliseconds per item storing `items` in batches of `batch`."""
     spent = 0.0
@@ -82,17 +83,17 @@ def timed_store(archive: Archive, items: list[Item], sigs: list[dedupe.Signature
         chunk = items[start:start + batch]
         chunk_sigs = sigs[start:start + batch] if sigs is not None else None
         began = time.perf_counter()
-        outcomes = archive.store(chunk, run_id="bench", signatures=chunk_sigs)
+        outcomes = archive.store(chunk, run_id="bench", precomputed=chunk_sigs)
         spent += time.perf_counter() - began
         if "error" in outcomes:
             raise SystemExit(f"storing failed: {outcomes}")
     return spent * 1000 / len(items)
 
 
-def run(url: str, items: list[Item], sigs: list[dedupe.Signature | None], batch: int) -> dict[str, float]:
+def run(url: str, items: list[Item], sigs: list[Precomputed | None], batch: int) -> dict[str, float]:
     archive = Archive.open(url)
     try:
-        archive.store(items[:1], run_id="warm-up", signatures=sigs[:1])  # connections, statement caches
+        archive.store(items[:1], run_id="warm-up", precomputed=sigs[:1])  # connections, statement caches
         new = timed_store(archive, items[1:], sigs[1:], batch)
         replay = timed_store(archive, items[1:], sigs[1:], batch)
         not_modified = timed_store(archive, revisits(items[1:]), None, batch)

@@ -20,11 +20,11 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from schemas import ArticleRecord, Capture, SourceConfig
-from storage import dedupe
-from storage.dedupe import Signature
+from storage.precompute import Precomputed, precompute
 
-Extracted = tuple[ArticleRecord | None, Signature | None]
-"""A page's record and its near-duplicate signature, both computed in a worker process."""
+Extracted = tuple[ArticleRecord | None, Precomputed]
+"""A page's record and what the archive derives from it and the raw body (hashes, MinHash signature,
+compressed body), all computed in a worker process."""
 
 _PRELOAD = ["flows.extraction", "crawlers.extract.article"]
 """Imported once by the forkserver, before it forks any worker."""
@@ -126,10 +126,10 @@ def _import_extractor() -> None:
 
 
 def extract_for_archive(capture: Capture, source: SourceConfig | None) -> Extracted:
-    """Extract a page and compute its MinHash signature (runs in a worker process).
+    """Extract a page and precompute what storing it needs (runs in a worker process).
 
-    The signature is computed here, on all cores, rather than by the archive while it holds the
-    database's write lock (it was ~40% of the storing process's CPU, bench/RESULTS.md).
+    Hashes, signature and compressed body are computed here, on all cores, rather than by the one
+    thread that stores (they were ~40 % of its CPU, bench/RESULTS.md).
     """
     # Imported here: the process that crawls and stores never loads trafilatura and lxml's
     # extraction stack (~1.5 CPU-s of imports) unless it extracts itself (one worker).
@@ -140,5 +140,5 @@ def extract_for_archive(capture: Capture, source: SourceConfig | None) -> Extrac
         record = extract_capture(capture, source)
     except Exception:  # noqa: BLE001 - logged with the URL, the capture is still stored
         logging.getLogger(__name__).exception("extraction crashed source=%s url=%s", capture.source_id, capture.url)
-        return None, None
-    return record, (dedupe.signature(record.text) if record is not None else None)
+        record = None
+    return record, precompute(capture, record)

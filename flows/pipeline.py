@@ -212,8 +212,8 @@ def _store_batch(
     stats.pages_fetched += len(captures)
     pages = [c for c in captures if c.kind == "page"]
     by_page = dict(zip((id(c) for c in pages), extracted(), strict=True))
-    pairs = [(c, by_page.get(id(c), (None, None))[0]) for c in captures]
-    signatures = [by_page.get(id(c), (None, None))[1] for c in captures]
+    pairs = [(c, by_page[id(c)][0] if id(c) in by_page else None) for c in captures]
+    precomputed = [by_page[id(c)][1] if id(c) in by_page else None for c in captures]
     if options.dry_run or archive is None:
         for c, rec in pairs:
             if c.kind == "page" and rec is None:
@@ -221,7 +221,7 @@ def _store_batch(
         return
     if errors:
         archive.record_errors(errors, run_id=run_id)
-    outcomes = archive.store(pairs, run_id=run_id, signatures=signatures)
+    outcomes = archive.store(pairs, run_id=run_id, precomputed=precomputed)
     for (capture, _record), outcome in zip(pairs, outcomes, strict=True):
         for counter in _OUTCOME_COUNTERS.get(outcome, ()):
             setattr(stats, counter, getattr(stats, counter) + 1)

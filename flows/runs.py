@@ -162,8 +162,8 @@ def run_reprocess(
                 st = stats.setdefault(sid, SourceRunStats(source_id=sid))
                 extracted = extractor.map(group, by_id.get(sid))
                 # Storage names a changed text from an already-stored capture `reextracted`.
-                outcomes = archive.store([(c, rec) for c, (rec, _sig) in zip(group, extracted, strict=True)],
-                                         run_id=report.run_id, signatures=[sig for _rec, sig in extracted])
+                outcomes = archive.store([(c, rec) for c, (rec, _pre) in zip(group, extracted, strict=True)],
+                                         run_id=report.run_id, precomputed=[pre for _rec, pre in extracted])
                 st.pages_fetched += len(group)
                 for outcome in outcomes:
                     if outcome in ("edited", "reextracted", "reappeared", "new"):

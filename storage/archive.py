@@ -39,6 +39,7 @@ from storage.errors import ReadOnlyArchiveError
 from storage.locks import source_lock
 from storage.models import Capture as CaptureRow
 from storage.models import CaptureBody, FetchErrorRow, Run, Source, StoreOutcomeRow, UTCDateTime
+from storage.precompute import BODY_COMPRESSION, Precomputed, pack_body
 from storage.snapshots import ArticleSnapshot, VersionSnapshot
 from storage.statements import Statements, statements
 from storage.versions import LatestVersion, decide, diff_size, text_hash
@@ -97,18 +98,22 @@ class _Item:
     title: str
     digest: str
     sha: str | None
-    given_signature: dedupe.Signature | None | bool = False
-    """A signature computed by the caller (e.g. in an extraction worker); False: compute it here."""
+    given: Precomputed | None = None
+    """Derived values computed by the caller (in an extraction worker), when they match this item."""
 
     @cached_property
     def signature(self) -> dedupe.Signature | None:
         """MinHash of the text, computed at most once and outside the write transaction when possible."""
-        if self.given_signature is not False:
-            return self.given_signature  # type: ignore[return-value]
+        if self.given is not None:
+            return self.given.signature
         return dedupe.signature(self.record.text) if self.record is not None else None
 
     @classmethod
-    def prepare(cls, capture: Capture, record: ArticleRecord | None) -> _Item:
+    def prepare(cls, capture: Capture, record: ArticleRecord | None, given: Precomputed | None = None) -> _Item:
+        if given is not None and given.text != (record.text if record is not None else None):
+            logger.warning("precomputed values of %s (%s) are not for its record; computing them again",
+                           capture.url, capture.source_id)
+            given = None
         capture = capture.model_copy(update={
             "url": _no_nul(capture.url), "final_url": _no_nul(capture.final_url),
             "headers": {_no_nul(k): _no_nul(v) for k, v in capture.headers.items()},
@@ -119,11 +124,17 @@ class _Item:
                 "authors": [_no_nul(a) for a in record.authors],
                 "site_name": _no_nul(record.site_name) if record.site_name else record.site_name})
         # One normalisation of the text serves both: `has_text(t)` is `text_hash(t) != text_hash("")`.
-        digest = text_hash(record.text) if record is not None and record.text else _EMPTY_TEXT_HASH
+        if record is None or not record.text:
+            digest = _EMPTY_TEXT_HASH
+        elif given is not None and given.text_digest is not None and given.text == record.text:
+            digest = given.text_digest  # the text had no NUL to remove: it is the text hashed
+        else:
+            digest = text_hash(record.text)
         usable = capture.kind == "page" and record is not None and digest != _EMPTY_TEXT_HASH
         sha = None
         if capture.body is not None:
-            sha = hashlib.sha256(capture.body).hexdigest()
+            sha = (given.body_sha256 if given is not None and given.body_sha256
+                   else hashlib.sha256(capture.body).hexdigest())
             if capture.sha256 and capture.sha256 != sha:
                 logger.warning("capture of %s (%s) declared sha256 %s but its body hashes to %s; keeping the latter",
                                capture.url, capture.source_id, capture.sha256, sha)
@@ -131,12 +142,14 @@ class _Item:
                    extractor_version=record.extractor_version if usable and record is not None else "",
                    title=(record.title or capture.hint_title or "") if record is not None else "",
                    digest=digest if usable else "",
-                   sha=sha)
+                   sha=sha, given=given)
 
     @cached_property
     def packed(self) -> bytes:
         """The body compressed for `capture_bodies` (only computed when the body is new)."""
-        return zlib.compress(self.capture.body or b"", 6)
+        if self.given is not None and self.given.packed_body is not None:
+            return self.given.packed_body
+        return pack_body(self.capture.body or b"")
 
 
 class Archive:
@@ -289,26 +302,24 @@ class Archive:
 
     def store(self, items: Sequence[tuple[Capture, ArticleRecord | None]], *,
               run_id: str | None = None,
-              signatures: Sequence[dedupe.Signature | None] | None = None) -> list[StoreOutcome]:
+              precomputed: Sequence[Precomputed | None] | None = None) -> list[StoreOutcome]:
         """Store a batch of captures with their extracted records; one outcome per item, in order.
 
         Items already stored are found in one read per chunk and not written again. The rest are
         written in input order, in one transaction per `store_chunk` items, each item in its own
         savepoint (so a later item sees what an earlier one did to the same article). Lock
         contention retries the whole chunk; a data error on one item is logged and gives `error` for
-        it alone; a database that is down raises. `signatures`, when given, are
-        `dedupe.signature(record.text)` per item, computed by the caller in parallel (they cost
-        20-70 ms each, which would otherwise be spent holding SQLite's write lock).
+        it alone; a database that is down raises. `precomputed`, when given, holds
+        `precompute.precompute(capture, record)` per item (or None), computed by the caller in
+        parallel: text hash, MinHash signature, body hash and compressed body (~4 ms a page, which
+        would otherwise be spent in this one thread, partly holding SQLite's write lock).
         """
         self._writable()
-        if signatures is not None and len(signatures) != len(items):
-            raise ValueError("signatures must align with items")
+        if precomputed is not None and len(precomputed) != len(items):
+            raise ValueError("precomputed must align with items")
         prepared: list[_Item] = []
         for index, (capture, record) in enumerate(items):
-            item = _Item.prepare(capture, record)
-            if signatures is not None:
-                item.given_signature = signatures[index]
-            prepared.append(item)
+            prepared.append(_Item.prepare(capture, record, precomputed[index] if precomputed is not None else None))
         outcomes: list[StoreOutcome | None] = [None] * len(prepared)
         with self._reader() as conn:
             for index, outcome in self._replayed(conn, prepared).items():
@@ -353,16 +364,35 @@ class Archive:
 
     def _write_chunk(self, items: Sequence[_Item], chunk: Sequence[int], run_id: str | None
                      ) -> dict[int, StoreOutcome]:
+        """Store a chunk in one transaction; when an item of it fails, store the chunk again with a
+        savepoint per item, so that the failing item alone gives `error`.
+
+        The first attempt takes no savepoints: two statements and their bookkeeping per item (~0.4 ms,
+        bench/store.py) bought nothing in the usual chunk where every item stores.
+        """
+        try:
+            return self._retried_chunk(items, chunk, run_id, isolate=False)
+        except (SQLAlchemyError, ValueError) as exc:
+            if isinstance(exc, OperationalError):
+                raise  # the database is down: savepoints would not help
+            logger.info("storing %s captures together failed (%s); again one savepoint per capture",
+                        len(chunk), type(exc).__name__)
+            return self._retried_chunk(items, chunk, run_id, isolate=True)
+
+    def _retried_chunk(self, items: Sequence[_Item], chunk: Sequence[int], run_id: str | None, *,
+                       isolate: bool) -> dict[int, StoreOutcome]:
         attempts = count(1)
         return self._retry("store", lambda: self._store_chunk(
-            items, chunk, run_id, last_attempt=next(attempts) == _MAX_ATTEMPTS))
+            items, chunk, run_id, isolate=isolate, last_attempt=next(attempts) == _MAX_ATTEMPTS))
 
     def _store_chunk(self, items: Sequence[_Item], chunk: Sequence[int], run_id: str | None, *,
-                     last_attempt: bool = False) -> dict[int, StoreOutcome]:
+                     isolate: bool = True, last_attempt: bool = False) -> dict[int, StoreOutcome]:
         """Store the items at `chunk` (indices into `items`, in lock order) in one transaction.
 
-        Runs whole again on a retry: nothing of a rolled-back attempt is kept. On the last attempt a
-        unique violation that kept coming back is that item's data error, not a race.
+        Runs whole again on a retry: nothing of a rolled-back attempt is kept. `isolate`: each item in
+        a savepoint, and an item's data error gives `error` for it alone (without, any error rolls back
+        the chunk and raises). On the last attempt a unique violation that kept coming back is that
+        item's data error, not a race.
         """
         outcomes: dict[int, StoreOutcome] = {}
         with self.engine.begin() as conn:
@@ -374,6 +404,9 @@ class Archive:
                 self._lock_articles(conn, sql, [items[i] for i in chunk])
             for index in chunk:
                 item = items[index]
+                if not isolate:
+                    outcomes[index] = self._store_one(conn, sql, item, run_id)
+                    continue
                 try:
                     with conn.begin_nested():
                         outcomes[index] = self._store_one(conn, sql, item, run_id)
@@ -418,8 +451,8 @@ class Archive:
         article_id = article["id"] if article else None
         if item.sha is not None and conn.execute(sql.body_exists, {"sha": item.sha}).scalar() is None:
             conn.execute(sql.insert_body, {
-                "sha256": item.sha, "body": item.packed, "compression": "zlib", "size": len(capture.body or b""),
-                "compressed_size": len(item.packed), "created_at": now})
+                "sha256": item.sha, "body": item.packed, "compression": BODY_COMPRESSION,
+                "size": len(capture.body or b""), "compressed_size": len(item.packed), "created_at": now})
         capture_id, inserted = self._put_capture(conn, sql, item, article_id, run_id, now)
         # A capture found stored may have been stored (by another writer, or by an identical item
         # earlier in this batch) since the replay check. One inserted just now has no outcome yet.

@@ -93,7 +93,11 @@ class Signature:
 
 
 def shingles(text: str) -> tuple[str, set[str]]:
-    norm = normalise_text(text).lower()
+    return _shingles(normalise_text(text))
+
+
+def _shingles(normalised: str) -> tuple[str, set[str]]:
+    norm = normalised.lower()
     compact = "".join(norm.split())
     # One C-level substitution counts the CJK characters (a per-character match cost ~1 ms a page).
     cjk = len(compact) - len(_CJK_CHAR.sub("", compact))
@@ -105,7 +109,12 @@ def shingles(text: str) -> tuple[str, set[str]]:
 
 def signature(text: str) -> Signature | None:
     """The MinHash signature of a text, or None when it is too short to compare."""
-    shingling, grams = shingles(text)
+    return signature_of_normalised(normalise_text(text))
+
+
+def signature_of_normalised(normalised: str) -> Signature | None:
+    """`signature(t)` given `versions.normalise_text(t)` (the version hash normalises the text too)."""
+    shingling, grams = _shingles(normalised)
     if len(grams) < MIN_SHINGLES:
         return None
     encoded = list(map(str.encode, grams))

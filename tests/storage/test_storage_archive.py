@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -17,10 +19,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from archive_scenarios import T0, article_text, make_item  # noqa: E402
 
 from schemas import FetchError, RunReport, SourceConfig, SourceRunStats  # noqa: E402
-from storage import Archive  # noqa: E402
+from storage import Archive, dedupe  # noqa: E402
 from storage.db import upgrade  # noqa: E402
 from storage.errors import ReadOnlyArchiveError  # noqa: E402
 from storage.models import Base  # noqa: E402
+from storage.precompute import precompute  # noqa: E402
+from storage.versions import text_hash  # noqa: E402
 from tests.support.postgres import PostgresServer  # noqa: E402
 
 URL = "https://ministry.example/notices/1.html"
@@ -363,6 +367,35 @@ def test_a_bad_item_in_a_batch_gives_error_for_it_alone_and_the_rest_are_stored(
     # Stored again: the good items replay their outcomes, the bad one fails again, nothing is added.
     assert archive.store(batch) == ["new", "error", "new", "edited"]
     assert archive.counts() == counts
+
+
+def test_values_precomputed_by_a_worker_are_stored_and_ones_for_another_record_are_ignored(
+        archive: Archive, caplog: pytest.LogCaptureFixture) -> None:
+    other = "https://ministry.example/notices/2.html"
+    first = make_item(URL, article_text(1, "A"), at(0))
+    second = make_item(other, article_text(2, "A"), at(0))
+    # The first item's body comes packed at another level: what is stored shows the given values are used.
+    assert first[0].body is not None
+    own = replace(precompute(*first), packed_body=zlib.compress(first[0].body, 1))
+    # The second item is handed the first one's values (a misaligned caller): they must not be stored for it.
+    assert archive.store([first, second], precomputed=[own, own]) == ["new", "new"]
+    assert "not for its record" in caplog.text
+    assert bytes(scalar(archive, "SELECT body FROM capture_bodies WHERE sha256 = :s",  # type: ignore[arg-type]
+                        s=own.body_sha256)) == own.packed_body
+    for capture, record in (first, second):
+        assert record is not None and capture.body is not None
+        article_id = scalar(archive, "SELECT id FROM articles WHERE canonical_url = :u", u=capture.url)
+        assert scalar(archive, "SELECT latest_text_hash FROM articles WHERE id = :a", a=article_id) == \
+            text_hash(record.text)
+        signature = dedupe.signature(record.text)
+        assert signature is not None
+        assert bytes(scalar(archive, "SELECT signature FROM minhash_signatures WHERE article_id = :a",  # type: ignore[arg-type]
+                            a=article_id)) == signature.to_bytes()
+        sha = hashlib.sha256(capture.body).hexdigest()
+        assert scalar(archive, "SELECT sha256 FROM captures WHERE url = :u", u=capture.url) == sha
+        packed = scalar(archive, "SELECT body FROM capture_bodies WHERE sha256 = :s", s=sha)
+        assert zlib.decompress(bytes(packed)) == capture.body  # type: ignore[arg-type]
+    assert list(archive.verify_captures()) == []
 
 
 def _install_crash(archive: Archive, url_part: str) -> None:
