@@ -1,7 +1,8 @@
 """Extraction in worker processes: the CPU-bound part of an ingest, on every core.
 
-Workers are forked from a forkserver that has imported trafilatura and our extraction stack once
-(`_PRELOAD`), so a worker starts in milliseconds and shares those pages with its siblings. With
+Workers are forked from a forkserver that has imported trafilatura and our extraction stack once,
+compiled the cleaning rules and filled the libraries' lazy caches (`_PRELOAD`, `crawlers.extract.warm`),
+so a worker starts in milliseconds, warm, and shares those memory pages with its siblings. With
 `spawn`, each worker imported them itself and also re-imported the parent's main module (`flows.cli`,
 or Prefect's flow-run entry point) and `flows.pipeline` with SQLAlchemy: ~2 CPU-s per worker, per run.
 
@@ -26,7 +27,7 @@ Extracted = tuple[ArticleRecord | None, Precomputed]
 """A page's record and what the archive derives from it and the raw body (hashes, MinHash signature,
 compressed body), all computed in a worker process."""
 
-_PRELOAD = ["flows.extraction", "crawlers.extract.article"]
+_PRELOAD = ["flows.extraction", "crawlers.extract.warm"]
 """Imported once by the forkserver, before it forks any worker."""
 
 
@@ -50,7 +51,7 @@ class ExtractionPool:
         return lambda: [f.result() for f in futures]
 
     def warm(self) -> None:
-        """Start the workers now (the forkserver imports trafilatura, ~0.7 s) while the crawl fills
+        """Start the workers now (the forkserver imports and warms up, ~1.5 s) while the crawl fills
         the first batch.
 
         Called at the first page a crawl yields, not at start-up: a run that fetches no page (an

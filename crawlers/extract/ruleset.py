@@ -89,6 +89,12 @@ class RuleSet:
     name_rules: tuple[LineRule, ...] = field(default=(), repr=False)
     """Drop-line rules with a `names` group (bylines), for byline texts found outside the article text."""
 
+    def compile(self) -> None:
+        """Compile every alternation now (see `Alternation`)."""
+        for _bound, _rules, alternation in (*self.drop_tiers, *self.cut_tiers):
+            if alternation is not None:
+                alternation.compile()
+
     def drop_rules_for(self, length: int) -> tuple[tuple[LineRule, ...], Alternation | None]:
         """The drop-line rules that may match a line of this length, and their combined prefilter."""
         if not self.drop_tiers:
@@ -240,8 +246,10 @@ class Alternation:
     has the same patterns.
 
     A rule set holds ~30 of them (one per length tier, for drop lines and for cuts). Compiling all of
-    them up front cost ~0.9 CPU-s (Python's regex compiler is pure Python) in every extraction worker,
-    again for every source (bench profile: 4.7 % of an ingest), while a run only meets a few tiers.
+    them cost ~0.9 CPU-s (Python's regex compiler is pure Python), which was paid in every extraction
+    worker and again for every source (bench profile: 4.7 % of an ingest). Now a source's own rules
+    are compiled when first met, and the defaults once per run, before workers are forked
+    (`crawlers.extract.warm`).
     """
 
     __slots__ = ("patterns", "_compiled")
@@ -255,6 +263,10 @@ class Alternation:
         if compiled is None:
             compiled = self._compiled = _compile_alternation(self.patterns)
         return compiled.fullmatch(line)
+
+    def compile(self) -> None:
+        if self._compiled is None:
+            self._compiled = _compile_alternation(self.patterns)
 
 
 @lru_cache(maxsize=256)
