@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from crawlers.extract.article import extract_html
+from crawlers.extract.language import load_profiles
 from crawlers.extract.ruleset import rules_for
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ _PAGES = {
 def warm() -> None:
     try:
         rules_for().compile()
+        load_profiles()  # the sample pages are settled by script and stopwords, without langdetect
         for url, html in _PAGES.items():
             extract_html(html.encode("utf-8"), url=url, headers={"content-type": "text/html; charset=utf-8"})
     except Exception:  # noqa: BLE001 - warming is an optimisation: workers still work cold
