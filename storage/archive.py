@@ -144,6 +144,10 @@ class _Item:
                    digest=digest if usable else "",
                    sha=sha, given=given)
 
+    @property
+    def packed_ahead(self) -> bool:
+        return self.given is not None and self.given.packed_body is not None
+
     @cached_property
     def packed(self) -> bytes:
         """The body compressed for `capture_bodies` (only computed when the body is new)."""
@@ -449,7 +453,10 @@ class Archive:
         else:
             article = self._lock_known_article(conn, sql, capture)
         article_id = article["id"] if article else None
-        if item.sha is not None and conn.execute(sql.body_exists, {"sha": item.sha}).scalar() is None:
+        # With the body packed ahead (by an extraction worker) an insert that may do nothing is one
+        # statement; otherwise the check first spares compressing a body that is stored already.
+        if item.sha is not None and (item.packed_ahead
+                                     or conn.execute(sql.body_exists, {"sha": item.sha}).scalar() is None):
             conn.execute(sql.insert_body, {
                 "sha256": item.sha, "body": item.packed, "compression": BODY_COMPRESSION,
                 "size": len(capture.body or b""), "compressed_size": len(item.packed), "created_at": now})
