@@ -416,7 +416,7 @@ def _process_kind(frame: str) -> str:
     if "crawlers.crawl_main" in frame:
         return "crawl subprocesses (scrapy)"
     if "multiprocessing" in frame or "spawn_main" in frame:
-        return "extraction workers"
+        return "extraction workers"  # and their forkserver (its preload and warm-up)
     if "flows.cli" in frame or "scipol" in frame:
         return "ingest main process"
     return frame.split(":", 1)[-1][:60]

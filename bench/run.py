@@ -333,7 +333,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "settings": {
             "download_delay_s": 0,
             "concurrency_per_source": 4,
-            "parallel_sources": 4,
+            "parallel_sources": 8,
             "extract_workers": os.cpu_count(),
             "batch_size": 50,
             "baseline_threads": args.threads,
@@ -709,8 +709,10 @@ def render_markdown(data: dict[str, Any], old_text: str = "") -> str:
         "",
         "- Download delay **0** and up to 4 concurrent requests per source (production sources use 2-5 s and 1): "
         "this measures the pipeline, not politeness. AutoThrottle stays on as in production.",
-        "- `scipol ingest --no-prefect` (the plain CLI path, `run_ingest`: 4 sources in threads, one spawn process "
-        f"pool of {data['settings']['extract_workers']} extraction workers, batches of 50 stored per source).",
+        "- `scipol ingest --no-prefect` (the plain CLI path, `run_ingest`: up to "
+        f"{data['settings']['parallel_sources']} sources in threads, one pool of "
+        f"{data['settings']['extract_workers']} extraction workers forked from a forkserver, batches of 50 stored "
+        "per source).",
         f"- PostgreSQL: {data['settings']['postgres']}.",
         "- CPU s is user+system time of the whole process tree (all crawls and workers): other work on a shared "
         "machine stretches wall time but not CPU time. Load average at each step's start is in results.json.",

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import urldefrag, urlsplit
 
 from pydantic import BaseModel, Field, computed_field
@@ -30,8 +30,8 @@ from schemas import Capture, FetchError, SourceConfig
 
 log = logging.getLogger(__name__)
 
+# Most severe first: a source's status is its first finding in this order (STATUS_ORDER).
 HealthStatus = Literal[
-    "ok",
     "crawl_failed",
     "blocked_by_robots",
     "unreachable",
@@ -40,21 +40,11 @@ HealthStatus = Literal[
     "extraction_empty",
     "entry_point_failed",
     "rules_not_matching",
+    "ok",
 ]
 Severity = Literal["ok", "warning", "broken"]
 
-# Most severe first: a source's status is its first finding in this order.
-STATUS_ORDER: tuple[HealthStatus, ...] = (
-    "crawl_failed",
-    "blocked_by_robots",
-    "unreachable",
-    "no_articles",
-    "article_fetch_failed",
-    "extraction_empty",
-    "entry_point_failed",
-    "rules_not_matching",
-    "ok",
-)
+STATUS_ORDER: tuple[HealthStatus, ...] = get_args(HealthStatus)
 SEVERITY: dict[HealthStatus, Severity] = {
     "ok": "ok",
     # Extraction still works, but the boilerplate the rules were written for may now leak into text.

@@ -67,6 +67,14 @@ def is_search_table(name: str) -> bool:
     return name == SEARCH_TABLE or name.startswith(SEARCH_TABLE + "_")
 
 
+_SQLITE_DELETE = text("DELETE FROM article_search WHERE rowid = :id")
+_SQLITE_INSERT = text("INSERT INTO article_search (rowid, article_id, title, text) VALUES (:id, :id, :title, :text)")
+_PG_UPSERT = text("INSERT INTO article_search (article_id, title, text, cjk_bigrams) "
+                  "VALUES (:id, :title, :text, :bigrams) "
+                  "ON CONFLICT (article_id) DO UPDATE SET title = excluded.title, text = excluded.text, "
+                  "cjk_bigrams = excluded.cjk_bigrams")
+
+
 def index_article(conn: Connection, article_id: int, title: str, body: str, *, first: bool = False) -> None:
     """Make the search row of `article_id` hold this title and text (call inside the version's transaction).
 
@@ -75,16 +83,11 @@ def index_article(conn: Connection, article_id: int, title: str, body: str, *, f
     params = {"id": article_id, "title": title, "text": body}
     if conn.dialect.name == "sqlite":
         if not first:
-            conn.execute(text("DELETE FROM article_search WHERE rowid = :id"), params)
-        conn.execute(text("INSERT INTO article_search (rowid, article_id, title, text) "
-                          "VALUES (:id, :id, :title, :text)"), params)
+            conn.execute(_SQLITE_DELETE, params)
+        conn.execute(_SQLITE_INSERT, params)
     else:
         params["bigrams"] = cjk_bigrams(title, body)
-        conn.execute(text("INSERT INTO article_search (article_id, title, text, cjk_bigrams) "
-                          "VALUES (:id, :title, :text, :bigrams) "
-                          "ON CONFLICT (article_id) DO UPDATE SET title = excluded.title, text = excluded.text, "
-                          "cjk_bigrams = excluded.cjk_bigrams"),
-                     params)
+        conn.execute(_PG_UPSERT, params)
 
 
 def _like_pattern(term: str) -> str:

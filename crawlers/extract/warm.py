@@ -10,6 +10,7 @@ Import it nowhere else: the process that crawls and stores has no use for it.
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from crawlers.extract.article import extract_html
@@ -44,6 +45,9 @@ def warm() -> None:
             extract_html(html.encode("utf-8"), url=url, headers={"content-type": "text/html; charset=utf-8"})
     except Exception:  # noqa: BLE001 - warming is an optimisation: workers still work cold
         logger.warning("warming the extraction workers failed", exc_info=True)
+    # Everything loaded so far lives as long as the workers: out of the collector's sight, a worker's
+    # garbage collections no longer write to (and so copy) the memory pages it shares with its siblings.
+    gc.freeze()
 
 
 warm()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -37,10 +38,7 @@ if TYPE_CHECKING:
 @click.option("--prefect/--no-prefect", "use_prefect", default=None,
               help="Run as a Prefect flow (default: when PREFECT_API_URL is set).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
-def ingest_command(sources_file: str | None, source_ids: tuple[str, ...], db_url: str | None,
-                   feeds: tuple[str, ...], sitemaps: tuple[str, ...], source_id: str | None, delay: float,
-                   allow_private: bool, lookback_days: int | None, backfill: bool, recheck_known: bool, dry_run: bool,
-                   use_prefect: bool | None, as_json: bool) -> None:
+def ingest_command(**options: Any) -> None:
     """Crawl sources once and store new articles and versions.
 
     \b
@@ -50,22 +48,43 @@ def ingest_command(sources_file: str | None, source_ids: tuple[str, ...], db_url
       scipol ingest --feed https://example.org/rss.xml --delay 5
       scipol ingest --db postgresql+psycopg://scipol@db/scipol
     """
-    if use_prefect is None:
-        use_prefect = bool(os.environ.get("PREFECT_API_URL"))
+    args = IngestArgs(**options)
+    use_prefect = args.use_prefect if args.use_prefect is not None else bool(os.environ.get("PREFECT_API_URL"))
     # The crawl process starts first: its Scrapy start-up (~1.5 s) overlaps this process's own
     # imports and database work instead of following them (a second run over an unchanged site
     # takes ~4 s in all, bench/RESULTS.md).
     host = None if use_prefect else _start_crawl_host()
     try:
-        _ingest(sources_file, source_ids, db_url, feeds, sitemaps, source_id, delay, allow_private, lookback_days,
-                backfill, recheck_known, dry_run, use_prefect, as_json, host)
+        _ingest(args, use_prefect, host)
     finally:
         if host is not None and host.alive():  # not handed over (bad arguments): stop it
             host.kill()
             shutil.rmtree(host.work_dir, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class IngestArgs:
+    """The options of `scipol ingest`, as click parsed them (one field per option)."""
+
+    sources_file: str | None
+    source_ids: tuple[str, ...]
+    db_url: str | None
+    feeds: tuple[str, ...]
+    sitemaps: tuple[str, ...]
+    source_id: str | None
+    delay: float
+    allow_private: bool
+    lookback_days: int | None
+    backfill: bool
+    recheck_known: bool
+    dry_run: bool
+    use_prefect: bool | None
+    as_json: bool
+
+
 def _start_crawl_host() -> CrawlHost:
+    # Not flows.pipeline.start_crawl_host: importing flows.pipeline loads SQLAlchemy, the start-up this
+    # overlaps; and the run id that names the host there does not exist yet.
     import uuid
 
     from crawlers.runner import CrawlHost
@@ -74,34 +93,31 @@ def _start_crawl_host() -> CrawlHost:
     return CrawlHost(config.spool_root() / f"ingest-{uuid.uuid4().hex[:12]}-host")
 
 
-def _ingest(sources_file: str | None, source_ids: tuple[str, ...], db_url: str | None, feeds: tuple[str, ...],
-            sitemaps: tuple[str, ...], source_id: str | None, delay: float, allow_private: bool,
-            lookback_days: int | None, backfill: bool, recheck_known: bool, dry_run: bool, use_prefect: bool,
-            as_json: bool, host: CrawlHost | None) -> None:
+def _ingest(args: IngestArgs, use_prefect: bool, host: CrawlHost | None) -> None:
     from flows.pipeline import IngestOptions
     from flows.runs import format_report, run_ingest
 
-    apply_db(db_url)
-    if feeds or sitemaps:
-        sources = [adhoc_source(list(feeds), list(sitemaps), source_id=source_id, delay=delay,
-                                allow_private=allow_private)]
+    apply_db(args.db_url)
+    if args.feeds or args.sitemaps:
+        sources = [adhoc_source(list(args.feeds), list(args.sitemaps), source_id=args.source_id, delay=args.delay,
+                                allow_private=args.allow_private)]
     else:
-        sources = selected_sources_or_fail(sources_file, source_ids, "ingest")
-    options = IngestOptions(backfill=backfill, dry_run=dry_run, lookback_days=lookback_days,
-                            recheck_known="all" if recheck_known else None)
+        sources = selected_sources_or_fail(args.sources_file, args.source_ids, "ingest")
+    options = IngestOptions(backfill=args.backfill, dry_run=args.dry_run, lookback_days=args.lookback_days,
+                            recheck_known="all" if args.recheck_known else None)
     if use_prefect:
         from flows.ingest import ingest as ingest_flow
 
         try:
             report = ingest_flow(source_configs=[s.model_dump(mode="json") for s in sources],
-                                 lookback_days=lookback_days, backfill=backfill, dry_run=dry_run,
-                                 recheck_known=recheck_known)
+                                 lookback_days=args.lookback_days, backfill=args.backfill, dry_run=args.dry_run,
+                                 recheck_known=args.recheck_known)
         except Exception as exc:  # noqa: BLE001 - the flow run (and its log) says more; one line here
             fail(f"the ingest flow run failed: {type(exc).__name__}: {exc}", code=1)
     else:
-        archive = None if dry_run else _open_archive()
+        archive = None if args.dry_run else _open_archive()
         report = run_ingest(sources, archive, options=options, crawl_host=host)
-    click.echo(report.model_dump_json(indent=2) if as_json else format_report(report))
+    click.echo(report.model_dump_json(indent=2) if args.as_json else format_report(report))
     if report.status != "completed":
         raise SystemExit(1)
 
