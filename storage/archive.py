@@ -77,6 +77,7 @@ def _transient(exc: BaseException) -> bool:
 
 
 _EMPTY_TEXT_HASH = text_hash("")
+_ADVISORY_XACT_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 
 _PLAIN_OUTCOMES: dict[str, StoreOutcome] = {"not_modified": "not_modified", "non_html": "non_html"}
 
@@ -584,7 +585,7 @@ class Archive:
             # Two new articles with the same text in concurrent transactions would not see each
             # other; a lock on the hash makes the second wait and find the first.
             key = int.from_bytes(bytes.fromhex(digest[:16]), "big", signed=True)
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            conn.execute(_ADVISORY_XACT_LOCK, {"k": key})
         return conn.execute(sql.exact_duplicate, {"digest": digest, "article_id": article_id}).scalar()
 
     # -- near duplicates ------------------------------------------------------------------------
