@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import select
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -114,12 +115,25 @@ def _exit_with_parent(run_pid: int) -> None:
         handle = os.pidfd_open(run_pid)
     except ProcessLookupError:
         os._exit(3)  # gone before this worker started
+    except (AttributeError, OSError):  # no pidfd (Linux < 5.3, other systems): ask every second
+        threading.Thread(target=_poll_for_exit, args=(run_pid,), name="exit-with-parent", daemon=True).start()
+        return
 
     def watch() -> None:
         select.select([handle], [], [])
         os._exit(3)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _poll_for_exit(run_pid: int) -> None:
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(run_pid, 0)  # signal 0: only checks that the process exists
+        except (ProcessLookupError, PermissionError):
+            # PermissionError: the id now belongs to another user's process, so ours is gone.
+            os._exit(3)
 
 
 def _import_extractor() -> None:

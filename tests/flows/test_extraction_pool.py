@@ -6,13 +6,18 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
+
+import pytest
 
 from flows.extraction import ExtractionPool, extract_for_archive
 from schemas import Capture
 
-PAGES = Path(__file__).parents[1] / "fixtures" / "pages"
+ROOT = Path(__file__).parents[2]
+PAGES = ROOT / "tests" / "fixtures" / "pages"
 
 
 def _golden_captures(limit: int) -> list[Capture]:
@@ -64,3 +69,22 @@ def test_workers_extract_what_this_process_extracts_and_leave_nothing_running() 
     finally:
         again.close()
     assert _forkservers_of(os.getpid()) == []
+
+
+@pytest.mark.parametrize("watcher", ["_exit_with_parent", "_poll_for_exit"])
+def test_a_worker_ends_when_the_process_that_runs_its_pool_is_gone(watcher: str) -> None:
+    """`_exit_with_parent` (pidfd) and its fallback for systems without pidfd (polling)."""
+    run = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.0)"])
+    code = (f"import time; from flows.extraction import {watcher}; {watcher}({run.pid}); "
+            "time.sleep(30); raise SystemExit(0)")
+    worker = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            worker.wait(timeout=0.5)  # still running while the run lives
+        run.wait(timeout=10)
+        assert worker.wait(timeout=10) == 3
+    finally:
+        for proc in (run, worker):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
