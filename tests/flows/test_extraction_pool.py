@@ -88,3 +88,20 @@ def test_a_worker_ends_when_the_process_that_runs_its_pool_is_gone(watcher: str)
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_the_forkserver_warm_up_compiles_the_rules_and_extracts_its_pages_without_error() -> None:
+    code = """
+import gc, logging
+logging.basicConfig(level=logging.WARNING)
+import crawlers.extract.warm
+from crawlers.extract.ruleset import rules_for
+tiers = [a for _b, _r, a in (*rules_for().drop_tiers, *rules_for().cut_tiers) if a is not None]
+print(len(tiers), sum(a._compiled is not None for a in tiers), gc.get_freeze_count() > 0)
+"""
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "warming the extraction workers failed" not in done.stderr
+    tiers, compiled, frozen = done.stdout.split()
+    assert int(tiers) >= 2 and compiled == tiers and frozen == "True"
