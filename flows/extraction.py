@@ -72,6 +72,8 @@ class ExtractionPool:
                 context.set_forkserver_preload(_PRELOAD)  # ignored if a forkserver already runs
                 self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
                                                  initializer=_exit_with_parent, initargs=(os.getpid(),))
+                with _POOLS_LOCK:
+                    _OPEN_POOLS.add(id(self))
             return self._pool
 
     def map(self, captures: list[Capture], source: SourceConfig | None) -> list[Extracted]:
@@ -81,7 +83,16 @@ class ExtractionPool:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
-            _stop_forkserver()
+            with _POOLS_LOCK:
+                _OPEN_POOLS.discard(id(self))
+                # The forkserver serves every pool of this process; it only stops once their workers are
+                # gone (each holds its liveness pipe), so stopping it under a live pool would block here.
+                if not _OPEN_POOLS:
+                    _stop_forkserver()
+
+
+_OPEN_POOLS: set[int] = set()
+_POOLS_LOCK = threading.Lock()
 
 
 def _stop_forkserver() -> None:

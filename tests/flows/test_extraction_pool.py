@@ -105,3 +105,20 @@ print(len(tiers), sum(a._compiled is not None for a in tiers), gc.get_freeze_cou
     assert "warming the extraction workers failed" not in done.stderr
     tiers, compiled, frozen = done.stdout.split()
     assert int(tiers) >= 2 and compiled == tiers and frozen == "True"
+
+
+@pytest.mark.timeout(120)  # the failure this guards against is a close() that blocks
+def test_two_pools_share_the_forkserver_and_closing_one_leaves_the_other_working() -> None:
+    captures = _golden_captures(3)
+    expected = [extract_for_archive(c, None) for c in captures]
+    first, second = ExtractionPool(2), ExtractionPool(2)
+    try:
+        assert first.map(captures, None) == expected
+        assert second.map(captures, None) == expected
+        first.close()  # must neither block on the other pool's workers nor stop them
+        assert len(_forkservers_of(os.getpid())) == 1
+        assert second.map(captures, None) == expected
+    finally:
+        first.close()
+        second.close()
+    assert _forkservers_of(os.getpid()) == []
