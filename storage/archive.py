@@ -1,7 +1,8 @@
 """The archive repository: the only way the rest of scipol reads and writes the database.
 
 Every write is safe to repeat. A batch is stored in one transaction per chunk of up to
-`Archive.store_chunk` items; each item, in its own savepoint, (1) locks the article row, (2) inserts
+`Archive.store_chunk` items (each item in its own savepoint only when the chunk has to be stored
+again because an item failed); each item (1) locks the article row, (2) inserts
 the capture (unique per source, URL and fetch time) and (3) records what storing it did in
 `store_outcomes` (unique per capture and extractor version). A replayed item finds its outcome (one
 read per chunk) and changes nothing, so a batch stored three times, or re-stored after a crash between
@@ -311,10 +312,10 @@ class Archive:
         """Store a batch of captures with their extracted records; one outcome per item, in order.
 
         Items already stored are found in one read per chunk and not written again. The rest are
-        written in input order, in one transaction per `store_chunk` items, each item in its own
-        savepoint (so a later item sees what an earlier one did to the same article). Lock
-        contention retries the whole chunk; a data error on one item is logged and gives `error` for
-        it alone; a database that is down raises. `precomputed`, when given, holds
+        written in input order (so a later item sees what an earlier one did to the same article), in
+        one transaction per `store_chunk` items. Lock contention retries the whole chunk; a data error
+        on one item rolls the chunk back and stores it again with a savepoint per item, so that item
+        alone is logged and gives `error`; a database that is down raises. `precomputed`, when given, holds
         `precompute.precompute(capture, record)` per item (or None), computed by the caller in
         parallel: text hash, MinHash signature, body hash and compressed body (~4 ms a page, which
         would otherwise be spent in this one thread, partly holding SQLite's write lock).
