@@ -28,6 +28,8 @@ Extracted = tuple[ArticleRecord | None, Precomputed]
 """A page's record and what the archive derives from it and the raw body (hashes, MinHash signature,
 compressed body), all computed in a worker process."""
 
+_PAGES_PER_TASK = 8
+
 _PRELOAD = ["flows.extraction", "crawlers.extract.warm"]
 """Imported once by the forkserver, before it forks any worker."""
 
@@ -48,8 +50,11 @@ class ExtractionPool:
         if self.workers <= 1 or len(captures) <= 1:
             return lambda: [extract_for_archive(c, source) for c in captures]
         pool = self._started_pool()
-        futures = [pool.submit(extract_for_archive, c, source) for c in captures]
-        return lambda: [f.result() for f in futures]
+        # A few pages per task: each task costs a pickled source config, a pipe message and a future
+        # here; more than a few per task would leave a worker idle at the end of a batch.
+        size = max(1, min(_PAGES_PER_TASK, len(captures) // (2 * self.workers)))
+        futures = [pool.submit(extract_pages, captures[i:i + size], source) for i in range(0, len(captures), size)]
+        return lambda: [extracted for f in futures for extracted in f.result()]
 
     def warm(self) -> None:
         """Start the workers now (the forkserver imports and warms up, ~1.5 s) while the crawl fills
@@ -149,6 +154,10 @@ def _poll_for_exit(run_pid: int) -> None:
 
 def _import_extractor() -> None:
     import crawlers.extract.article  # noqa: F401 - a no-op when the forkserver preloaded it
+
+
+def extract_pages(captures: list[Capture], source: SourceConfig | None) -> list[Extracted]:
+    return [extract_for_archive(c, source) for c in captures]
 
 
 def extract_for_archive(capture: Capture, source: SourceConfig | None) -> Extracted:
