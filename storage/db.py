@@ -10,17 +10,17 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.pool import StaticPool
 
 from storage.errors import SchemaNotReadyError, UnsupportedDatabaseError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -121,8 +121,16 @@ def _sqlite_engine(url: URL, *, readonly: bool) -> Engine:
     return engine
 
 
+HEAD_REVISION = "0003"
+"""The newest migration in `storage/migrations/versions` (a test checks it against Alembic's own head).
+A database already at it needs no migration, and finding that out then imports no Alembic: ~0.2 s off
+every run's start-up, which is a large part of a run over an unchanged site."""
+
+
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic config for our migrations; `url` is needed only for command-line style use."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     # Dated file names: versions/2026_11_25_<rev>_<slug>.py
@@ -134,14 +142,28 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "no migrations found"
     return head
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect().execution_options(scipol_read=True) as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the database records exactly `HEAD_REVISION` (one plain query, no Alembic)."""
+    try:
+        with engine.connect().execution_options(scipol_read=True) as conn:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except (OperationalError, ProgrammingError):
+        return False  # no version table yet (an empty database): Alembic decides
+    return rows == [HEAD_REVISION]
 
 
 def upgrade(url: str | None = None) -> None:
@@ -163,6 +185,8 @@ def upgrade_engine(engine: Engine) -> None:
     """
     if is_readonly(engine):
         raise SchemaNotReadyError(f"cannot migrate {safe_url(engine.url)}: opened read-only")
+    from alembic import command
+
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
@@ -191,6 +215,11 @@ def ensure_schema(engine_or_url: Engine | str | None = None) -> None:
         with _ready_lock:
             if key in _ready:
                 return
+            if _at_head(engine):
+                _ready.add(key)
+                return
+            from alembic.script import ScriptDirectory
+
             head = head_revision()
             current = current_revision(engine)
             if current != head:

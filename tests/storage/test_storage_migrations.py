@@ -4,8 +4,10 @@ document lists exactly what the database holds."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import struct
+import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
 from storage import Archive, dedupe
-from storage.db import alembic_config, current_revision, head_revision, make_engine, upgrade
+from storage.db import HEAD_REVISION, alembic_config, current_revision, head_revision, make_engine, upgrade
 from storage.models import Base
 from storage.search import is_search_table
 
@@ -42,6 +44,32 @@ def test_migrations_have_a_single_head_and_dated_file_names() -> None:
     assert len(script.get_heads()) == 1
     for rev in script.walk_revisions():
         assert re.match(r"\d{4}_\d{2}_\d{2}_", Path(rev.path).name), rev.path
+
+
+def test_the_head_constant_is_alembics_head_and_an_archive_at_head_opens_without_alembic(db_url: str) -> None:
+    assert HEAD_REVISION == head_revision()
+    upgrade(db_url)
+    code = ("import sys; from storage import Archive; a = Archive.open(sys.argv[1]); a.counts(); a.close(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    done = subprocess.run([sys.executable, "-c", code, db_url], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+    # One revision behind: the archive is migrated on open, through Alembic.
+    engine = make_engine(db_url)
+    try:
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0002")
+        assert current_revision(engine) == "0002"
+        done = subprocess.run([sys.executable, "-c", code, db_url], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "alembic" in done.stdout
+        assert current_revision(engine) == HEAD_REVISION
+    finally:
+        engine.dispose()
 
 
 def test_upgrade_from_empty_reaches_head_without_drift_and_downgrades_cleanly(db_url: str) -> None:
