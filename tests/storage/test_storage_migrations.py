@@ -39,6 +39,15 @@ def _include_name(name: str | None, type_: str, _parent: object) -> bool:
     return not (type_ == "table" and name is not None and is_search_table(name))
 
 
+def _downgrade(engine: Engine, revision: str) -> None:
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+    if revision != "base":
+        assert current_revision(engine) == revision
+
+
 def test_migrations_have_a_single_head_and_dated_file_names() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     assert len(script.get_heads()) == 1
@@ -58,11 +67,7 @@ def test_the_head_constant_is_alembics_head_and_an_archive_at_head_opens_without
     # One revision behind: the archive is migrated on open, through Alembic.
     engine = make_engine(db_url)
     try:
-        cfg = alembic_config()
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0002")
-        assert current_revision(engine) == "0002"
+        _downgrade(engine, "0002")
         done = subprocess.run([sys.executable, "-c", code, db_url], capture_output=True, text=True, timeout=120,
                               env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
         assert done.returncode == 0, done.stderr[-2000:]
@@ -84,10 +89,7 @@ def test_upgrade_from_empty_reaches_head_without_drift_and_downgrades_cleanly(db
             assert set(CONTRACT_VIEWS) | {"article_timeline"} <= views
             assert conn.execute(text("SELECT COUNT(*) FROM article_search")).scalar() == 0
         upgrade(db_url)  # a second upgrade is a no-op
-        cfg = alembic_config()
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "base")
+        _downgrade(engine, "base")
         with engine.connect() as conn:
             left = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
             assert left == [] and inspect(conn).get_view_names() == []
@@ -177,11 +179,7 @@ def test_upgrade_to_0003_replaces_old_style_signatures_and_bands(db_url: str) ->
         archive.close()
     engine = make_engine(db_url)
     try:
-        cfg = alembic_config()
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0002")
-        assert current_revision(engine) == "0002"
+        _downgrade(engine, "0002")
         old = _signature_rows(engine)
         assert sorted(v[0] for v in old.values()) == [1, 2] and {v[1] for v in old.values()} == {"word3", "char5"}
         for _version_no, shingling, data, body in old.values():  # what code at 0002 stored
