@@ -48,7 +48,11 @@ from storage.versions import LatestVersion, decide, diff_size, text_hash
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_MAX_ATTEMPTS = 6
+_MAX_ATTEMPTS = 10
+"""Attempts of a chunk on transient errors (deadlocks, lock timeouts, lost races), each after a backoff
+capped at ~1 s. With 8 PostgreSQL writers storing overlapping batches in different orders, one writer
+lost 6 deadlocks in a row once in CI (tests/storage/test_storage_concurrency.py); a retry is always safe:
+the whole chunk was rolled back."""
 _STREAM_CHUNK = 500
 
 
