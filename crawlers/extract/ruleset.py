@@ -71,17 +71,12 @@ class RuleSet:
     drop_selectors: tuple[str, ...]
     drop_xpath: etree.XPath | None
     """All drop_selectors as one compiled XPath union (None when there are none)."""
-    prefilter: Alternation | None
-    """One alternation of every drop-line pattern: a line that misses it needs no per-rule check."""
-    cut_prefilter: Alternation | None = None
-    """The same for end markers and teaser headings."""
-    max_drop_len: int | None = None
-    """The longest line any drop-line rule looks at (None: some rule looks at any length)."""
     drop_tiers: tuple[tuple[int, tuple[LineRule, ...], Alternation | None], ...] = field(
         default=(), repr=False
     )
-    """(length bound, rules that look at lines up to that long, their prefilter), by bound: a body
-    paragraph is only tried against the few rules written for lines as long as it."""
+    """(length bound, rules that look at lines up to that long, their prefilter: one alternation of
+    their patterns, so a line that misses it needs no per-rule check), by bound: a body paragraph is
+    only tried against the few rules written for lines as long as it. Empty when there are no rules."""
     cut_tiers: tuple[tuple[int, tuple[LineRule, ...], Alternation | None], ...] = field(
         default=(), repr=False
     )
@@ -97,14 +92,10 @@ class RuleSet:
 
     def drop_rules_for(self, length: int) -> tuple[tuple[LineRule, ...], Alternation | None]:
         """The drop-line rules that may match a line of this length, and their combined prefilter."""
-        if not self.drop_tiers:
-            return self.drop_lines, self.prefilter
         return _for_length(self.drop_tiers, length)
 
     def cut_prefilter_for(self, length: int) -> Alternation | None:
         """The combined pattern of the end markers and teaser headings that may match a line this long."""
-        if not self.cut_tiers:
-            return self.cut_prefilter
         return _for_length(self.cut_tiers, length)[1]
 
     def selectors_xpath(self, html: str) -> etree.XPath | None:
@@ -350,9 +341,6 @@ def _build(
         drop_lines=drop,
         drop_selectors=selectors,
         drop_xpath=_selectors_xpath(selectors, origin),
-        prefilter=_prefilter(drop),
-        cut_prefilter=_prefilter(tuple(r for r in every if r.kind != "drop_line")),
-        max_drop_len=None if any(r.max_len is None for r in drop) else max((r.max_len or 0) for r in drop),
     )
 
 
