@@ -412,14 +412,17 @@ class Archive:
                 self._ensure_source(conn, source_id, now)
             if conn.dialect.name == "postgresql":
                 self._lock_articles(conn, sql, [items[i] for i in chunk])
+            # Search rows are written once per chunk; with savepoints each item writes its own, so that
+            # a rolled-back item leaves none behind.
+            search_rows = None if isolate else search.PendingSearchRows()
             for index in chunk:
                 item = items[index]
-                if not isolate:
-                    outcomes[index] = self._store_one(conn, sql, item, run_id)
+                if search_rows is not None:
+                    outcomes[index] = self._store_one(conn, sql, item, run_id, search_rows)
                     continue
                 try:
                     with conn.begin_nested():
-                        outcomes[index] = self._store_one(conn, sql, item, run_id)
+                        outcomes[index] = self._store_one(conn, sql, item, run_id, None)
                 except (SQLAlchemyError, ValueError) as exc:
                     if isinstance(exc, OperationalError) or (
                             isinstance(exc, DBAPIError) and _transient(exc) and not last_attempt):
@@ -428,6 +431,8 @@ class Archive:
                     logger.exception("cannot store capture of %s for source %s: %s", item.capture.url,
                                      item.capture.source_id, type(exc).__name__)
                     outcomes[index] = "error"
+            if search_rows is not None:
+                search_rows.flush(conn)
         return outcomes
 
     @staticmethod
@@ -449,7 +454,10 @@ class Archive:
                 aliases.update((item.capture.url, item.capture.final_url))
         conn.execute(sql.lock_articles, {"canonical_urls": sorted(canonical), "alias_urls": sorted(aliases)}).all()
 
-    def _store_one(self, conn: Connection, sql: Statements, item: _Item, run_id: str | None) -> StoreOutcome:
+    def _store_one(self, conn: Connection, sql: Statements, item: _Item, run_id: str | None,
+                   search_rows: search.PendingSearchRows | None) -> StoreOutcome:
+        """`search_rows`: where the article's new search row goes, written when the chunk ends (None:
+        written now)."""
         capture, record = item.capture, item.record
         # Per item: `store_outcomes.created_at` is what the change feed's settle window is measured on.
         now = _utcnow()
@@ -479,7 +487,7 @@ class Archive:
         outcome: StoreOutcome
         fetched_at = item.fetched_at
         if item.usable and record is not None and article is not None:
-            outcome, version_id = self._apply_record(conn, sql, article, item, capture_id, now)
+            outcome, version_id = self._apply_record(conn, sql, article, item, capture_id, now, search_rows)
         elif capture.kind == "gone":
             outcome = "removed"
             if article is not None:
@@ -541,7 +549,8 @@ class Archive:
                                                  "fetched_at": item.fetched_at}).scalar_one()), False
 
     def _apply_record(self, conn: Connection, sql: Statements, article: dict[str, Any], item: _Item,
-                      capture_id: int, now: datetime) -> tuple[StoreOutcome, int | None]:
+                      capture_id: int, now: datetime, search_rows: search.PendingSearchRows | None
+                      ) -> tuple[StoreOutcome, int | None]:
         record = item.record
         assert record is not None
         latest = None
@@ -579,7 +588,10 @@ class Archive:
         conn.execute(sql.update_article, {"b_id": article["id"], **values})
         # A first version: the article has no search row, signature or bands to replace yet.
         first = latest is None
-        search.index_article(conn, article["id"], item.title, record.text, first=first)
+        if search_rows is None:
+            search.index_article(conn, article["id"], item.title, record.text, first=first)
+        else:
+            search_rows.add(article["id"], item.title, record.text, first=first)
         self._cluster(conn, sql, article["id"], version_no, item.signature, duplicate_of, article["cluster_id"], now,
                       first=first)
         return outcome, version_id

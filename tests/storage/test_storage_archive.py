@@ -291,6 +291,31 @@ def test_search_finds_chinese_and_english_words(archive: Archive) -> None:
     assert archive.search("deadline") == [] and [s.url for s in archive.search("closed")] == [URL]
 
 
+def test_search_rows_written_once_per_chunk_hold_each_articles_last_text(archive: Archive) -> None:
+    # One chunk: URL new then edited twice (its row is written once, with C), a second article new.
+    other = "https://ministry.example/notices/77.html"
+    outcomes = archive.store([
+        make_item(URL, article_text(8, "A"), at(0), title="Quantum computing grants"),
+        make_item(other, article_text(77, "A"), at(0.5), title="Other notice"),
+        make_item(URL, article_text(8, "B"), at(1), title="Quantum computing grants"),
+        make_item(URL, article_text(8, "C"), at(2), title="Results pending"),
+    ])
+    assert outcomes == ["new", "new", "edited", "edited"]
+    assert [s.url for s in archive.search("closed")] == [URL]
+    assert [s.url for s in archive.search("deadline")] == [other]
+    assert [s.url for s in archive.search("Other notice")] == [other]
+    assert scalar(archive, "SELECT COUNT(*) FROM article_search") == 2
+    # A later chunk replaces a row written by an earlier transaction, and a chunk stored again with a
+    # savepoint per item (one bad item) still writes the search rows of the good ones.
+    capture, _ = make_item("https://ministry.example/notices/bad.html", None, at(3))
+    bad = (capture.model_copy(update={"kind": "bogus"}), None)  # the kind CHECK constraint refuses it
+    outcomes = archive.store([make_item(URL, article_text(8, "A"), at(4), title="Reopened"), bad])
+    assert outcomes == ["edited", "error"]
+    assert [s.url for s in archive.search("Reopened")] == [URL]
+    assert [s.url for s in archive.search("closed")] == []
+    assert scalar(archive, "SELECT COUNT(*) FROM article_search") == 2
+
+
 def test_as_of_shows_the_version_current_at_that_time(archive: Archive) -> None:
     a, b = article_text(9, "A"), article_text(9, "B")
     archive.store([make_item(URL, a, at(0)), make_item(URL, b, at(10))])
