@@ -3,7 +3,7 @@
 Layout of a spool directory:
     job.json          the crawl job (written by the runner)
     records.jsonl     one JSON record per line, appended and flushed as items arrive
-    bodies/<sha>.gz   capture bodies, gzipped, named by the sha256 of the decompressed body
+    bodies/<sha>      capture bodies as received (decompressed), named by their sha256
     stats.json        the crawl's stats, written when the spider closes
     crawl.log         this crawl's log lines (the crawl host routes them here, crawlers.crawl_log)
     done.json         written by the crawl host when the crawl has ended: {"ok": ..., "error": ...}
@@ -11,11 +11,14 @@ Layout of a spool directory:
 A body file is complete (written to a temp name, then renamed) before its record line is written,
 and a reader only takes lines that end in a newline, so a reader tailing the spool never sees a
 record whose body is missing, even if the crawl is killed mid-write.
+
+Bodies are not compressed here: a spool lives for one run and is read back at once, and gzip on the way
+in and out cost ~3 % of an ingest's CPU (bench/RESULTS.md) to save disk for minutes. The archive
+compresses each body once, when it stores it. A spool holds at most one run of one source.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import os
@@ -64,13 +67,11 @@ class SpoolWriter:
         self._fh.flush()
 
     def _write_body(self, sha: str, body: bytes) -> None:
-        path = self.spool_dir / BODIES_DIR / f"{sha}.gz"
+        path = self.spool_dir / BODIES_DIR / sha
         if path.exists():
             return
         tmp = path.with_name(f"{sha}.{os.getpid()}.tmp")
-        # Level 1: the spool lives for one run and is read back at once; 5 cost 1.5% of ingest CPU.
-        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as gz:
-            gz.write(body)
+        tmp.write_bytes(body)
         tmp.replace(path)
 
     def write_stats(self, stats: dict[str, Any]) -> None:
@@ -138,11 +139,10 @@ class SpoolReader:
         return Capture.model_validate(data)
 
     def _read_body(self, sha: str) -> bytes:
-        path = self.spool_dir / BODIES_DIR / f"{sha}.gz"
+        path = self.spool_dir / BODIES_DIR / sha
         try:
-            with gzip.open(path, "rb") as fh:
-                body = fh.read()
-        except (OSError, EOFError) as exc:
+            body = path.read_bytes()
+        except OSError as exc:
             raise SpoolError(f"body {path} missing or corrupt: {exc}") from None
         if sha256_hex(body) != sha:
             raise SpoolError(f"body {path} does not hash to its name")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +31,7 @@ def _capture(body: bytes | None, url: str = "https://a.example/1") -> Capture:
     )
 
 
-def test_records_round_trip_with_decompressed_bodies(tmp_path: Path) -> None:
+def test_records_round_trip_with_their_bodies(tmp_path: Path) -> None:
     writer = SpoolWriter(tmp_path)
     records = [
         _capture(b"<p>one</p>"),
@@ -43,8 +42,8 @@ def test_records_round_trip_with_decompressed_bodies(tmp_path: Path) -> None:
         writer.write(record)
     writer.close()
     assert read_spool(tmp_path) == records
-    stored = tmp_path / BODIES_DIR / f"{sha256_hex(b'<p>one</p>')}.gz"
-    assert gzip.decompress(stored.read_bytes()) == b"<p>one</p>"
+    stored = tmp_path / BODIES_DIR / sha256_hex(b"<p>one</p>")
+    assert stored.read_bytes() == b"<p>one</p>"
 
 
 def test_a_reader_sees_each_record_once_and_never_a_half_written_line(tmp_path: Path) -> None:
@@ -64,8 +63,8 @@ def test_a_body_that_does_not_match_its_hash_is_refused(tmp_path: Path) -> None:
     writer = SpoolWriter(tmp_path)
     writer.write(_capture(b"original"))
     writer.close()
-    path = tmp_path / BODIES_DIR / f"{sha256_hex(b'original')}.gz"
-    path.write_bytes(gzip.compress(b"tampered"))
+    path = tmp_path / BODIES_DIR / sha256_hex(b"original")
+    path.write_bytes(b"tampered")
     with pytest.raises(SpoolError):
         read_spool(tmp_path)
 
