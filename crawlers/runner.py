@@ -257,19 +257,22 @@ class CrawlHandle:
         At most `read_ahead` records (with their bodies) are in memory here at a time, however far
         the crawl runs ahead of the consumer.
         """
-        while True:
-            self._enforce_deadline()
-            ended = not self.running()
-            batch: list[SpoolRecord] = self._reader.read_new(limit=read_ahead)
-            yield from batch
-            if ended and not batch:
-                if self._reader.has_partial_line:
-                    logger.warning(
-                        "crawl of %s left an unfinished record line (killed mid-write)", self.source_id
-                    )
-                return
-            if not batch:
-                time.sleep(poll_s)
+        try:
+            while True:
+                self._enforce_deadline()
+                ended = not self.running()
+                batch: list[SpoolRecord] = self._reader.read_new(limit=read_ahead)
+                yield from batch
+                if ended and not batch:
+                    if self._reader.has_partial_line:
+                        logger.warning(
+                            "crawl of %s left an unfinished record line (killed mid-write)", self.source_id
+                        )
+                    return
+                if not batch:
+                    time.sleep(poll_s)
+        finally:
+            self._reader.close()
 
     def wait(self) -> CrawlResult:
         """Wait for the crawl to end (stopping it at the deadline) and judge it from its stats file."""

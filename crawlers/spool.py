@@ -3,18 +3,21 @@
 Layout of a spool directory:
     job.json          the crawl job (written by the runner)
     records.jsonl     one JSON record per line, appended and flushed as items arrive
-    bodies/<sha>      capture bodies as received (decompressed), named by their sha256
+    bodies.bin        capture bodies as received (decompressed), appended; a record names its body's
+                      sha256, offset and length (a body fetched twice is written once)
     stats.json        the crawl's stats, written when the spider closes
     crawl.log         this crawl's log lines (the crawl host routes them here, crawlers.crawl_log)
     done.json         written by the crawl host when the crawl has ended: {"ok": ..., "error": ...}
 
-A body file is complete (written to a temp name, then renamed) before its record line is written,
-and a reader only takes lines that end in a newline, so a reader tailing the spool never sees a
-record whose body is missing, even if the crawl is killed mid-write.
+A body is written and flushed before its record line is, and a reader only takes lines that end in
+a newline, so a reader tailing the spool never sees a record whose body is missing, even if the crawl
+is killed mid-write.
 
 Bodies are not compressed here: a spool lives for one run and is read back at once, and gzip on the way
 in and out cost ~3 % of an ingest's CPU (bench/RESULTS.md) to save disk for minutes. The archive
-compresses each body once, when it stores it. A spool holds at most one run of one source.
+compresses each body once, when it stores it. Nor does each body get a file of its own: creating,
+renaming and closing ~2,000 files cost the crawl process more than writing their bytes.
+A spool holds at most one run of one source.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from crawlers.errors import SpoolError
 from schemas.capture import Capture, FetchError, sha256_hex
@@ -32,7 +35,7 @@ from schemas.capture import Capture, FetchError, sha256_hex
 logger = logging.getLogger(__name__)
 
 RECORDS_FILE = "records.jsonl"
-BODIES_DIR = "bodies"
+BODIES_FILE = "bodies.bin"
 STATS_FILE = "stats.json"
 LOG_FILE = "crawl.log"
 DONE_FILE = "done.json"
@@ -46,33 +49,39 @@ class SpoolWriter:
 
     def __init__(self, spool_dir: str | Path) -> None:
         self.spool_dir = Path(spool_dir)
-        (self.spool_dir / BODIES_DIR).mkdir(parents=True, exist_ok=True)
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
         self._fh: TextIO | None = open(self.spool_dir / RECORDS_FILE, "a", encoding="utf-8")  # noqa: SIM115
+        self._bodies: BinaryIO = open(self.spool_dir / BODIES_FILE, "ab")  # noqa: SIM115
+        self._bodies_end = self._bodies.seek(0, os.SEEK_END)
+        self._written: dict[str, tuple[int, int]] = {}
+        """sha256 -> (offset, length) of every body in `bodies.bin`."""
 
     def write(self, record: SpoolRecord) -> None:
         if self._fh is None:
             raise SpoolError(f"spool writer for {self.spool_dir} is closed")
-        body_sha: str | None = None
+        entry: dict[str, Any]
         if isinstance(record, Capture):
-            kind = "capture"
+            entry = {"type": "capture", "record": record.model_dump(mode="json", exclude={"body"}),
+                     "body_sha256": None}
             if record.body is not None:
-                body_sha = record.sha256 or sha256_hex(record.body)
-                self._write_body(body_sha, record.body)
-            data = record.model_dump(mode="json", exclude={"body"})
+                sha = record.sha256 or sha256_hex(record.body)
+                offset, length = self._write_body(sha, record.body)
+                entry.update(body_sha256=sha, body_offset=offset, body_length=length)
         else:
-            kind = "fetch_error"
-            data = record.model_dump(mode="json")
-        line = json.dumps({"type": kind, "record": data, "body_sha256": body_sha}, ensure_ascii=False)
-        self._fh.write(line + "\n")
+            entry = {"type": "fetch_error", "record": record.model_dump(mode="json"), "body_sha256": None}
+        self._fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
         self._fh.flush()
 
-    def _write_body(self, sha: str, body: bytes) -> None:
-        path = self.spool_dir / BODIES_DIR / sha
-        if path.exists():
-            return
-        tmp = path.with_name(f"{sha}.{os.getpid()}.tmp")
-        tmp.write_bytes(body)
-        tmp.replace(path)
+    def _write_body(self, sha: str, body: bytes) -> tuple[int, int]:
+        known = self._written.get(sha)
+        if known is not None:
+            return known
+        offset = self._bodies_end
+        self._bodies.write(body)
+        self._bodies.flush()  # before the record line that points at it
+        self._bodies_end += len(body)
+        self._written[sha] = (offset, len(body))
+        return offset, len(body)
 
     def write_stats(self, stats: dict[str, Any]) -> None:
         tmp = self.spool_dir / f"{STATS_FILE}.tmp"
@@ -83,6 +92,7 @@ class SpoolWriter:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+            self._bodies.close()
 
 
 class SpoolReader:
@@ -92,6 +102,12 @@ class SpoolReader:
         self.spool_dir = Path(spool_dir)
         self._offset = 0
         self._pending = b""
+        self._bodies: BinaryIO | None = None
+
+    def close(self) -> None:
+        if self._bodies is not None:
+            self._bodies.close()
+            self._bodies = None
 
     @property
     def has_partial_line(self) -> bool:
@@ -135,23 +151,32 @@ class SpoolReader:
         data = dict(entry["record"])
         sha = entry.get("body_sha256")
         if sha:
-            data["body"] = self._read_body(sha)
+            data["body"] = self._read_body(sha, entry.get("body_offset"), entry.get("body_length"))
         return Capture.model_validate(data)
 
-    def _read_body(self, sha: str) -> bytes:
-        path = self.spool_dir / BODIES_DIR / sha
+    def _read_body(self, sha: str, offset: Any, length: Any) -> bytes:
+        path = self.spool_dir / BODIES_FILE
+        if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length < 0:
+            raise SpoolError(f"{self.spool_dir / RECORDS_FILE}: record of body {sha} has no valid offset and length")
         try:
-            body = path.read_bytes()
+            if self._bodies is None:
+                self._bodies = open(path, "rb")  # noqa: SIM115 - kept open while the spool is read
+            self._bodies.seek(offset)
+            body = self._bodies.read(length)
         except OSError as exc:
-            raise SpoolError(f"body {path} missing or corrupt: {exc}") from None
-        if sha256_hex(body) != sha:
-            raise SpoolError(f"body {path} does not hash to its name")
+            raise SpoolError(f"body {sha} in {path} unreadable: {exc}") from None
+        if len(body) != length or sha256_hex(body) != sha:
+            raise SpoolError(f"body at {offset} in {path} is missing or does not hash to {sha}")
         return body
 
 
 def read_spool(spool_dir: str | Path) -> list[SpoolRecord]:
     """Every complete record in a spool directory, in the order written."""
-    return SpoolReader(spool_dir).read_new()
+    reader = SpoolReader(spool_dir)
+    try:
+        return reader.read_new()
+    finally:
+        reader.close()
 
 
 def read_stats(spool_dir: str | Path) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pytest
 
 from crawlers.errors import CrawlSetupError, SpoolError
 from crawlers.runner import start_crawl
-from crawlers.spool import BODIES_DIR, RECORDS_FILE, SpoolReader, SpoolWriter, read_spool
+from crawlers.spool import BODIES_FILE, RECORDS_FILE, SpoolReader, SpoolWriter, read_spool
 from schemas.capture import Capture, FetchError, sha256_hex
 from tests.crawlers.crawl_sites import source
 
@@ -42,8 +42,7 @@ def test_records_round_trip_with_their_bodies(tmp_path: Path) -> None:
         writer.write(record)
     writer.close()
     assert read_spool(tmp_path) == records
-    stored = tmp_path / BODIES_DIR / sha256_hex(b"<p>one</p>")
-    assert stored.read_bytes() == b"<p>one</p>"
+    assert (tmp_path / BODIES_FILE).read_bytes() == b"<p>one</p>"  # as received, once
 
 
 def test_a_reader_sees_each_record_once_and_never_a_half_written_line(tmp_path: Path) -> None:
@@ -63,10 +62,29 @@ def test_a_body_that_does_not_match_its_hash_is_refused(tmp_path: Path) -> None:
     writer = SpoolWriter(tmp_path)
     writer.write(_capture(b"original"))
     writer.close()
-    path = tmp_path / BODIES_DIR / sha256_hex(b"original")
-    path.write_bytes(b"tampered")
-    with pytest.raises(SpoolError):
+    (tmp_path / BODIES_FILE).write_bytes(b"tampered")
+    with pytest.raises(SpoolError, match="does not hash"):
         read_spool(tmp_path)
+    (tmp_path / BODIES_FILE).write_bytes(b"orig")  # cut short: a crawl killed mid-write
+    with pytest.raises(SpoolError, match="missing"):
+        read_spool(tmp_path)
+
+
+def test_bodies_share_one_file_and_a_repeated_body_is_written_once(tmp_path: Path) -> None:
+    writer = SpoolWriter(tmp_path)
+    records = [_capture(b"<p>same</p>", url="https://a.example/1"), _capture(b"<p>other</p>", url="https://a.example/2"),
+               _capture(b"<p>same</p>", url="https://a.example/3")]
+    for record in records:
+        writer.write(record)
+    writer.close()
+    assert (tmp_path / BODIES_FILE).read_bytes() == b"<p>same</p><p>other</p>"
+    assert read_spool(tmp_path) == records
+    # A second writer on the same spool (a crawl resumed into it) appends after what is there.
+    writer = SpoolWriter(tmp_path)
+    writer.write(_capture(b"<p>third</p>", url="https://a.example/4"))
+    writer.close()
+    assert [r.body for r in read_spool(tmp_path)] == [  # type: ignore[union-attr]
+        b"<p>same</p>", b"<p>other</p>", b"<p>same</p>", b"<p>third</p>"]
 
 
 def test_a_spool_dir_with_records_is_not_reused(tmp_path: Path) -> None:
