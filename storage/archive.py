@@ -21,7 +21,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from itertools import count
@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from schemas import ArticleRecord, Capture, FetchError, KnownUrl, RunReport, SourceConfig
 from schemas.run import StoreOutcome
 from storage import dedupe, search
+from storage.chunk_writes import ChunkWrites
 from storage.db import ensure_schema, is_readonly, make_engine
 from storage.errors import ReadOnlyArchiveError
 from storage.locks import source_lock
@@ -160,31 +161,6 @@ class _Item:
         if self.given is not None and self.given.packed_body is not None:
             return self.given.packed_body
         return pack_body(self.capture.body or b"")
-
-
-@dataclass
-class _ChunkWrites:
-    """Rows of one chunk's transaction that no later item of the chunk reads from the database, written
-    together when the chunk ends: one statement per table and chunk instead of one per item.
-
-    Every statement costs ~0.1 ms of SQLAlchemy on top of the database's own work, and SQLite's FTS5
-    flushed its in-memory index at the savepoint of every statement that followed a search row.
-    Only used without per-item savepoints (a rolled-back item must take its rows with it).
-    """
-
-    search_rows: search.PendingSearchRows = field(default_factory=search.PendingSearchRows)
-    outcomes: list[dict[str, Any]] = field(default_factory=list)
-    outcome_of: dict[tuple[int, str], StoreOutcome] = field(default_factory=dict)
-    """(capture id, extractor version) -> the outcome this chunk recorded for it, not yet written."""
-
-    def add_outcome(self, row: dict[str, Any]) -> None:
-        self.outcomes.append(row)
-        self.outcome_of[(row["capture_id"], row["extractor_version"])] = row["outcome"]
-
-    def flush(self, conn: Connection, sql: Statements) -> None:
-        if self.outcomes:
-            conn.execute(sql.insert_outcome, self.outcomes)
-        self.search_rows.flush(conn)
 
 
 class Archive:
@@ -438,9 +414,10 @@ class Archive:
             if conn.dialect.name == "postgresql":
                 self._lock_articles(conn, sql, [items[i] for i in chunk])
             # With savepoints each item writes its own rows, so that a rolled-back item leaves none behind.
-            deferred = None if isolate else _ChunkWrites()
+            deferred = None if isolate else ChunkWrites()
             if deferred is not None:
                 self._insert_bodies(conn, sql, [items[i] for i in chunk], now)
+                deferred.signatures = lambda: [s for i in chunk if items[i].usable and (s := items[i].signature)]
             for index in chunk:
                 item = items[index]
                 if deferred is not None:
@@ -494,7 +471,7 @@ class Archive:
         conn.execute(sql.lock_articles, {"canonical_urls": sorted(canonical), "alias_urls": sorted(aliases)}).all()
 
     def _store_one(self, conn: Connection, sql: Statements, item: _Item, run_id: str | None,
-                   deferred: _ChunkWrites | None) -> StoreOutcome:
+                   deferred: ChunkWrites | None) -> StoreOutcome:
         """`deferred`: the chunk's rows written when it ends (its bodies compressed ahead were written
         when it began); None: every row is written now."""
         capture, record = item.capture, item.record
@@ -528,8 +505,7 @@ class Archive:
         outcome: StoreOutcome
         fetched_at = item.fetched_at
         if item.usable and record is not None and article is not None:
-            outcome, version_id = self._apply_record(conn, sql, article, item, capture_id, now,
-                                                     deferred.search_rows if deferred else None)
+            outcome, version_id = self._apply_record(conn, sql, article, item, capture_id, now, deferred)
         elif capture.kind == "gone":
             outcome = "removed"
             if article is not None:
@@ -594,7 +570,7 @@ class Archive:
                                                  "fetched_at": item.fetched_at}).scalar_one()), False
 
     def _apply_record(self, conn: Connection, sql: Statements, article: dict[str, Any], item: _Item,
-                      capture_id: int, now: datetime, search_rows: search.PendingSearchRows | None
+                      capture_id: int, now: datetime, deferred: ChunkWrites | None
                       ) -> tuple[StoreOutcome, int | None]:
         record = item.record
         assert record is not None
@@ -633,12 +609,12 @@ class Archive:
         conn.execute(sql.update_article, {"b_id": article["id"], **values})
         # A first version: the article has no search row, signature or bands to replace yet.
         first = latest is None
-        if search_rows is None:
+        if deferred is None:
             search.index_article(conn, article["id"], item.title, record.text, first=first)
         else:
-            search_rows.add(article["id"], item.title, record.text, first=first)
+            deferred.search_rows.add(article["id"], item.title, record.text, first=first)
         self._cluster(conn, sql, article["id"], version_no, item.signature, duplicate_of, article["cluster_id"], now,
-                      first=first)
+                      first=first, deferred=deferred)
         return outcome, version_id
 
     def _find_exact_duplicate(self, conn: Connection, sql: Statements, digest: str, article_id: int) -> int | None:
@@ -654,14 +630,23 @@ class Archive:
 
     def _cluster(self, conn: Connection, sql: Statements, article_id: int, version_no: int,
                  sig: dedupe.Signature | None, duplicate_of: int | None, cluster_id: int | None,
-                 now: datetime, *, first: bool = False) -> None:
+                 now: datetime, *, first: bool = False, deferred: ChunkWrites | None = None) -> None:
         """Refresh the MinHash signature and bands of an article and, when it has no cluster yet, put it
-        in the cluster of its exact duplicate or of its closest earlier near duplicate."""
+        in the cluster of its exact duplicate or of its closest earlier near duplicate.
+
+        `deferred`: the new signature and bands are written when the chunk ends, and candidates come from
+        what the chunk read when it began plus what its earlier items added (`ChunkWrites.closest`)."""
         if not first:
             conn.execute(sql.delete_bands, {"article_id": article_id})
             conn.execute(sql.delete_signature, {"article_id": article_id})
+            if deferred is not None:
+                deferred.drop_signature(article_id)
         best = duplicate_of
-        if sig is not None:
+        if sig is not None and deferred is not None:
+            deferred.add_signature(article_id, version_no, sig, now)
+            if best is None:
+                best = deferred.closest(conn, sql, article_id, sig)
+        elif sig is not None:
             conn.execute(sql.insert_signature, {"article_id": article_id, "version_no": version_no,
                                                 "shingling": sig.shingling, "signature": sig.to_bytes(),
                                                 "updated_at": now})

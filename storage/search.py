@@ -112,15 +112,14 @@ class PendingSearchRows:
     def flush(self, conn: Connection) -> None:
         if not self._rows:
             return
-        rows = [{"id": i, "title": title, "text": body} for i, (title, body) in self._rows.items()]
         if conn.dialect.name == "sqlite":
             if self._replaced:
                 conn.execute(_SQLITE_DELETE, [{"id": i} for i in sorted(self._replaced)])
-            conn.execute(_SQLITE_INSERT, rows)
+            conn.execute(_SQLITE_INSERT, [{"id": i, "title": title, "text": body}
+                                          for i, (title, body) in self._rows.items()])
         else:
-            for row in rows:
-                row["bigrams"] = cjk_bigrams(row["title"], row["text"])
-            conn.execute(_PG_UPSERT, rows)
+            conn.execute(_PG_UPSERT, [{"id": i, "title": title, "text": body, "bigrams": cjk_bigrams(title, body)}
+                                      for i, (title, body) in self._rows.items()])
         self._rows.clear()
         self._replaced.clear()
 

@@ -56,6 +56,8 @@ class Statements:
     insert_signature: Any
     insert_band: Any
     near_candidates: Any
+    chunk_bands: Any
+    signatures_of: Any
     cluster_of: Any
     insert_cluster: Any
     set_cluster_if_none: Any
@@ -130,6 +132,13 @@ def statements(dialect: str) -> Statements:
                       for band in range(BANDS))),
                 MinhashBand.article_id != bindparam("article_id"))))
         .order_by(MinhashSignature.article_id),
+        # The stored bands of a whole chunk's items: per band an IN list, so each band is index probes.
+        chunk_bands=select(MinhashBand.band, MinhashBand.bucket_hash, MinhashBand.article_id).where(
+            or_(*(and_(MinhashBand.band == band,
+                       MinhashBand.bucket_hash.in_(bindparam(f"buckets{band}", expanding=True)))
+                  for band in range(BANDS)))),
+        signatures_of=select(MinhashSignature.article_id, MinhashSignature.shingling, MinhashSignature.signature)
+        .where(MinhashSignature.article_id.in_(bindparam("ids", expanding=True))),
         cluster_of=select(Article.cluster_id).where(Article.id == bindparam("id")),
         insert_cluster=insert(Cluster).returning(Cluster.id),
         set_cluster_if_none=update(Article).where(Article.id == bindparam("b_id"), Article.cluster_id.is_(None)),

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from archive_scenarios import T0, article_text, make_item  # noqa: E402
+from archive_scenarios import T0, Item, article_text, make_item  # noqa: E402
 
 from schemas import FetchError, RunReport, SourceConfig, SourceRunStats  # noqa: E402
 from storage import Archive, dedupe  # noqa: E402
@@ -153,6 +153,66 @@ def test_near_duplicates_share_a_cluster_and_distinct_articles_do_not(archive: A
     assert c["https://gov.example.cn/tz/1"] != c["https://ministry.example/calls/4"]
     assert c["https://agency.example/lunar"] is None
     assert scalar(archive, "SELECT COUNT(*) FROM minhash_bands") == 5 * 16
+
+
+def _near_duplicate_scenario() -> list[Item]:
+    """Families of reworded notices (each a near duplicate of the others), unrelated notices, and
+    articles that get a new version which moves them away from their family or into another."""
+    items: list[Item] = []
+    hours = iter(range(1000))
+    for family in range(4):
+        base = article_text(10 + family, "A") + f" Panel {family} meets in room {family * 11}; see the guide."
+        for copy in range(3):
+            text = base.replace("30 April", f"{copy + 1} May") if copy else base
+            items.append(make_item(f"https://ministry.example/f{family}/{copy}", text, at(next(hours))))
+    for lone in range(3):
+        items.append(make_item(f"https://agency.example/lone/{lone}",
+                               f"Agency {lone} selected {lone + 3} payloads for mission {lone * 13}, with launches "
+                               f"from {2028 + lone} and instruments from {lone + 4} countries.", at(next(hours))))
+    # New versions: f0/1 becomes a copy of family 1; f2/0 becomes unrelated text; lone/0 joins family 3.
+    items.append(make_item("https://ministry.example/f0/1", items[4][1].text.replace("1 May", "9 May"),  # type: ignore[union-attr]
+                           at(next(hours))))
+    items.append(make_item("https://ministry.example/f2/0", "A wholly different notice about ocean research "
+                           "vessels and their crews, refits, schedules and berths in three ports this winter.",
+                           at(next(hours))))
+    items.append(make_item("https://agency.example/lone/0", items[10][1].text.replace("1 May", "7 May"),  # type: ignore[union-attr]
+                           at(next(hours))))
+    return items
+
+
+def _clusters(archive: Archive) -> tuple[list[frozenset[str]], dict[str, int | None]]:
+    """The partition of URLs into clusters (ids aside) and each URL's duplicate_of."""
+    by_cluster: dict[int, set[str]] = {}
+    duplicate_of: dict[str, int | None] = {}
+    with archive.engine.connect() as conn:
+        for url, cluster, dup in conn.execute(text("SELECT url, cluster_id, duplicate_of FROM latest_articles")):
+            duplicate_of[url] = dup
+            if cluster is not None:
+                by_cluster.setdefault(cluster, set()).add(url)
+    return sorted(map(frozenset, by_cluster.values()), key=sorted), duplicate_of
+
+
+def test_near_duplicate_clusters_are_the_same_stored_one_by_one_in_one_chunk_or_with_savepoints(
+        archive: Archive, tmp_path: Path) -> None:
+    items = _near_duplicate_scenario()
+    # In one chunk: later items find earlier ones among the chunk's own signatures, kept in memory.
+    archive.store(items)
+    together = _clusters(archive)
+    # One item per call: every candidate comes from the database.
+    with Archive.open(f"sqlite:///{tmp_path}/one-by-one.db") as one_by_one:
+        for item in items:
+            one_by_one.store([item])
+        assert _clusters(one_by_one) == together
+    # A bad item makes the chunk go again with a savepoint per item: each item writes and queries itself.
+    capture, _ = make_item("https://ministry.example/bad", None, at(0.5))
+    with Archive.open(f"sqlite:///{tmp_path}/savepoints.db") as isolated:
+        assert isolated.store([items[0], (capture.model_copy(update={"kind": "bogus"}), None), *items[1:]])[1] \
+            == "error"
+        assert _clusters(isolated) == together
+    # Clusters are kept once given: f0/1 and f2/0 stay where they were; lone/0 had none and joins family 3.
+    family = [frozenset(f"https://ministry.example/f{f}/{c}" for c in range(3)) for f in range(4)]
+    assert together[0] == sorted([family[3] | {"https://agency.example/lone/0"}, family[0], family[1], family[2]],
+                                 key=sorted)
 
 
 def test_a_404_marks_the_article_removed_and_a_return_is_a_reappeared_version(archive: Archive) -> None:
