@@ -541,9 +541,10 @@ class Archive:
         # A row this transaction inserted is already locked by it; an existing one is locked here.
         row = dict(created) if created is not None else dict(
             conn.execute(sql.lock_article_by_url, {"url": record.canonical_url}).mappings().one())
-        for url in dict.fromkeys((record.canonical_url, capture.url, capture.final_url, record.url)):
-            conn.execute(sql.insert_article_url,
-                         {"url": url, "article_id": row["id"], "first_seen_at": item.fetched_at})
+        # One statement for the article's URLs, in this order (the first recorded alias wins lookups).
+        conn.execute(sql.insert_article_url, [
+            {"url": url, "article_id": row["id"], "first_seen_at": item.fetched_at}
+            for url in dict.fromkeys((record.canonical_url, capture.url, capture.final_url, record.url))])
         return row
 
     def _lock_known_article(self, conn: Connection, sql: Statements, capture: Capture) -> dict[str, Any] | None:
