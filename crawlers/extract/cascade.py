@@ -20,6 +20,11 @@ whole page (3 ms on a 60 KB page). `html2txt` is the trimmed page text minus wha
 bounds it; when the text (at least what the main extractor found: the baseline rescue in between
 only ever makes it longer) is 20% of the bound, escalation is ruled out and `html2txt` is skipped.
 
+Both bounds were first computed from the whole page's text and every script's, split into words: half a
+millisecond a page, most of it on inline scripts (JSON state blobs) that the bounds then subtract again.
+Each test now first asks `visible_length_range`, which reads only the text outside scripts and styles,
+and needs the exact bound only when its narrow range straddles the test's threshold.
+
 Both are installed into `trafilatura.core` but only act inside `shortcut_cascade()`, so other callers
 in the process (the extraction-quality bench's plain trafilatura) run unchanged, and trafilatura is
 pinned to the version these arguments were checked against (pyproject.toml).
@@ -41,22 +46,61 @@ from trafilatura.core import ESCALATION_PAGE_SHARE
 from trafilatura.external import compare_extraction
 from trafilatura.main_extractor import extract_content
 from trafilatura.settings import Extractor
-from trafilatura.utils import trim
 
 _PARAGRAPH_TEXT = XPath(".//p//text()")
+# Text nodes outside script and style elements, as plain strings (no smart-string back references).
+_VISIBLE_TEXT = XPath("descendant::text()[not(parent::script or parent::style)]", smart_strings=False)
 _active = threading.local()
 _original = traf_core._extract_and_compare
 _original_html2txt = traf_core.html2txt
 _BLOCKS = tuple(_BLOCK_ELEMS)
 
 
+def _trimmed_length(text: str) -> int:
+    """`len(trafilatura.utils.trim(text))`. trim is lru-cached: hashing and caching whole-page strings
+    there cost time and evicted trafilatura's own short entries."""
+    return len(" ".join(text.split()))
+
+
+def visible_length_range(tree: HtmlElement) -> tuple[int, int] | None:
+    """Bounds of `len(trim(tree.text_content())) - sum(len(trim(el.text or "")) for el in
+    tree.iter("script", "style"))`, read without the scripts' text; None when a script or style element
+    has children (then that sum is not the scripts' whole text).
+
+    Trimmed lengths add up over a concatenation, plus one per whitespace gap between two pieces that
+    hold words. Dropping the k scripts and styles that hold text keeps every other piece and changes
+    only those gaps, by at most two per script (one it closes, one it opens), so the exact value is
+    within 2k of the trimmed length of the text outside them.
+    """
+    holding = 0
+    for el in tree.iter("script", "style"):
+        if len(el):
+            return None
+        if el.text:
+            holding += 1
+    visible = _trimmed_length("".join(_VISIBLE_TEXT(tree)))
+    return visible - 2 * holding, visible + 2 * holding
+
+
 def readability_cannot_win(body: Any, text: str, raw_tree: HtmlElement, options: Extractor) -> bool:
     """True when trafilatura would keep its own extraction whatever readability returned."""
     if options.focus != "balanced" or not text:
         return False
-    bound = readability_text_bound(raw_tree)
     deficient = not _PARAGRAPH_TEXT(body) or len(body.findall(".//table")) > len(body.findall(".//p"))
-    if deficient and bound > options.min_extracted_size * 2:
+    threshold = options.min_extracted_size * 2
+    span = visible_length_range(raw_tree)
+    if span is not None:
+        # Decided by the range whenever the exact bound would land on the same side of each test.
+        low, high = span
+        if deficient and low > threshold:
+            return False
+        if not deficient or high <= threshold:
+            if high <= 2 * len(text):
+                return True
+            if low > 2 * len(text):
+                return False
+    bound = readability_text_bound(raw_tree)
+    if deficient and bound > threshold:
         return False
     return bound <= 2 * len(text)
 
@@ -70,8 +114,8 @@ def readability_text_bound(raw_tree: HtmlElement) -> int:
     inside what it takes (those lie between two of its own non-space characters), so the page's
     trimmed length minus each script's and style's trimmed length bounds it (they hold only text).
     """
-    total = len(trim(raw_tree.text_content()))
-    hidden = sum(len(trim(el.text or "")) for el in raw_tree.iter("script", "style"))
+    total = _trimmed_length(raw_tree.text_content())
+    hidden = sum(_trimmed_length(el.text or "") for el in raw_tree.iter("script", "style"))
     return total - hidden
 
 
@@ -98,23 +142,47 @@ def _extract_and_compare(
     return postbody, temp_text
 
 
+def _page_body(tree: HtmlElement) -> HtmlElement:
+    # iterdescendants walks in C; find(".//body") goes through lxml's Python ElementPath.
+    body = next(tree.iterdescendants("body"), None)
+    return tree if body is None else body
+
+
 def html2txt_bound(tree: HtmlElement) -> int:
     """An upper bound of `len(trafilatura.baseline.html2txt(tree))` (see the module docstring)."""
-    body = tree.find(".//body")
-    if body is None:
-        body = tree
-    total = len(trim(body.text_content()))
-    deleted = sum(len(trim(el.text or "")) for el in body.iter("script", "style"))
-    padded = 2 * sum(1 for _ in body.iter(*_BLOCKS))
+    body = _page_body(tree)
+    total = _trimmed_length(body.text_content())
+    deleted = sum(_trimmed_length(el.text or "") for el in body.iter("script", "style"))
+    padded = 2 * _block_count(body)
     return total - deleted + padded + 2
+
+
+def html2txt_bound_range(tree: HtmlElement) -> tuple[int, int] | None:
+    """Bounds of `html2txt_bound(tree)` from `visible_length_range` (None when it has none)."""
+    body = _page_body(tree)
+    span = visible_length_range(body)
+    if span is None:
+        return None
+    padded = 2 * _block_count(body) + 2
+    return span[0] + padded, span[1] + padded
+
+
+def _block_count(body: HtmlElement) -> int:
+    # A Python walk: the same count as an XPath (one self:: test per block tag) took ten times as long.
+    # list() drains the iterator in C, without a generator step per element.
+    return len(list(body.iter(*_BLOCKS)))
 
 
 def _html2txt(content: Any, clean: bool = True) -> str:
     """trafilatura.core's html2txt, whose only use there is `len(text) < 0.2 * len(html2txt(tree))`."""
     least = getattr(_active, "main_text_len", None) if getattr(_active, "on", False) else None
     if least is not None and clean and isinstance(content, HtmlElement):
-        if least >= ESCALATION_PAGE_SHARE * html2txt_bound(content):
+        span = html2txt_bound_range(content)
+        if span is not None and least >= ESCALATION_PAGE_SHARE * span[1]:
             return ""  # the comparison is false for the real text as for this one: no escalation
+        if span is None or least >= ESCALATION_PAGE_SHARE * span[0]:  # the range does not decide
+            if least >= ESCALATION_PAGE_SHARE * html2txt_bound(content):
+                return ""
     return _original_html2txt(content, clean)  # type: ignore[no-any-return]
 
 

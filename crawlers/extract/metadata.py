@@ -265,6 +265,15 @@ def _link_texts(tree: HtmlElement, page_url: str) -> frozenset[str]:
     for i, a in enumerate(tree.iter("a")):
         if i >= _MAX_LINKS:
             break
+        if len(a) == 0:
+            raw = a.text or ""
+            # Menu and tag links: a bare text under 5 characters is never kept, so their href is not
+            # read (attribute access was a fifth of this loop), unless it has "//": urlsplit raises on
+            # some of those ("http://[x"), and such a page must fail as it did.
+            if len(raw) < 5 and "//" not in (a.get("href") or ""):
+                continue
+        else:
+            raw = a.text_content()
         href = (a.get("href") or "").strip()
         if not href or href.startswith(("#", "javascript:", "mailto:")):
             continue
@@ -272,21 +281,17 @@ def _link_texts(tree: HtmlElement, page_url: str) -> frozenset[str]:
             host = urlsplit(href).hostname
             if host and page_site and registrable_domain(host) != page_site:
                 continue  # external links are references, not teasers
-        text = _text(a)
+        text = " ".join(raw.split())  # _text(a), with the element's text already read
         if len(text) >= 12 or (len(text) >= 5 and len(_CJK_CHAR.findall(text)) >= 5):
             texts.add(text.casefold())
     return frozenset(texts)
 
 
 def _longer_than(el: HtmlElement, limit: int) -> bool:
-    """len(el.text_content()) > limit, reading no further than the limit (the neighbour may be the
-    whole article body)."""
-    total = 0
-    for chunk in el.itertext():
-        total += len(chunk)
-        if total > limit:
-            return True
-    return False
+    """len(el.text_content()) > limit."""
+    # Measured on the bench corpus, libxml2 building the whole text (even of an article-body neighbour)
+    # is five times faster than summing itertext() chunks in Python until the limit.
+    return len(el.text_content()) > limit
 
 
 def _header_texts(h1: HtmlElement | None) -> tuple[frozenset[str], tuple[str, ...]]:

@@ -72,10 +72,33 @@ def test_the_bounds_hold_on_every_page() -> None:
     assert checked > 100
 
 
+def test_the_ranges_hold_the_exact_bounds() -> None:
+    # The shortcuts first decide from these ranges; they must contain the bound they stand for.
+    ranged = 0
+    for name, tree in _trees():
+        span = cascade.visible_length_range(tree)
+        if span is not None:
+            assert span[0] <= cascade.readability_text_bound(tree) <= span[1], name
+            ranged += 1
+        span = cascade.html2txt_bound_range(tree)
+        if span is not None:
+            assert span[0] <= cascade.html2txt_bound(tree) <= span[1], name
+    assert ranged > 100
+
+
+def test_a_script_with_children_has_no_range() -> None:
+    # The HTML parser keeps script content as one text node; a tree built otherwise may not.
+    tree = load_html("<html><body><p>text</p><script>a</script></body></html>")
+    assert tree is not None
+    script = next(tree.iter("script"))
+    script.append(HtmlElement("b"))
+    assert cascade.visible_length_range(tree) is None
+
+
 @contextmanager
 def _counting() -> Iterator[dict[str, int]]:
     counts = {"readability_skipped": 0, "html2txt_skipped": 0}
-    real_win, real_bound = cascade.readability_cannot_win, cascade.html2txt_bound
+    real_win, real_bound = cascade.readability_cannot_win, cascade.html2txt_bound_range
     original_html2txt = cascade._original_html2txt
 
     def cannot_win(*args: object) -> bool:
@@ -83,7 +106,7 @@ def _counting() -> Iterator[dict[str, int]]:
         counts["readability_skipped"] += result
         return result
 
-    def bound(tree: HtmlElement) -> int:
+    def bound(tree: HtmlElement) -> tuple[int, int] | None:
         counts["html2txt_skipped"] += 1  # undone below when the real html2txt still runs
         return real_bound(tree)
 
@@ -92,12 +115,12 @@ def _counting() -> Iterator[dict[str, int]]:
             counts["html2txt_skipped"] -= 1
         return original_html2txt(*args, **kwargs)  # type: ignore[arg-type]
 
-    cascade.readability_cannot_win, cascade.html2txt_bound = cannot_win, bound  # type: ignore[assignment]
+    cascade.readability_cannot_win, cascade.html2txt_bound_range = cannot_win, bound  # type: ignore[assignment]
     cascade._original_html2txt = real_html2txt
     try:
         yield counts
     finally:
-        cascade.readability_cannot_win, cascade.html2txt_bound = real_win, real_bound  # type: ignore[assignment]
+        cascade.readability_cannot_win, cascade.html2txt_bound_range = real_win, real_bound  # type: ignore[assignment]
         cascade._original_html2txt = original_html2txt
 
 

@@ -14,7 +14,7 @@ from trafilatura.utils import INVALID_XML_CHARS, load_html
 
 from crawlers.extract.article import _XML_DECL, _options, _trafilatura
 from crawlers.extract.decode import decode_html
-from crawlers.extract.metadata import _BYLINE_XPATH, _PUBLISHED_XPATH, _longer_than
+from crawlers.extract.metadata import _BYLINE_XPATH, _PUBLISHED_XPATH, _link_texts, _longer_than
 from crawlers.extract.page_tree import clean_markup, parse_markup
 from crawlers.extract.ruleset import _SELECTOR_NAMES, _simple_selector_xpath, rules_for
 from schemas.sources import CleaningRules
@@ -114,6 +114,11 @@ def test_selectors_are_kept_exactly_when_all_their_names_occur_in_the_page() -> 
         '<div class="share-bar related-articles">x</div>',
         '<p id="print">x</p><div class="rh-inline-promo">',
         "inline-related qrcode qr_code_pc js_pc_qr_code bdshare",
+        # Longer names are looked for at their gate's places ("share" in "share-bar"), or by a plain scan
+        # once the gate occurs too often.
+        "sharXshare-ba share-box" + " share" * 10,
+        "share " * 70 + "article-share",
+        "social-shar xbdshare-bar",
     ]
     for html in pages:
         naive = tuple(
@@ -145,6 +150,23 @@ def test_metadata_xpaths_select_what_the_element_predicates_select() -> None:
         assert tree is not None
         assert _BYLINE_XPATH(tree) == byline(tree)
         assert _PUBLISHED_XPATH(tree) == published(tree)
+
+
+def test_link_texts_keep_long_same_site_links_and_still_fail_on_a_bad_absolute_href() -> None:
+    tree = load_html(
+        "<html><body><a href='/a'>Home</a><a href='/b'>Research council opens call</a>"
+        "<a href='https://other.example/c'>External report on funding</a><a>No href at all here</a>"
+        "<a href='/d'><span>Nested</span> link text here</a><a href='#top'>Back to the top of page</a>"
+        "</body></html>"
+    )
+    assert tree is not None
+    assert _link_texts(tree, "https://site.example/x") == {"research council opens call", "nested link text here"}
+    # A short link is never kept, but its href is still parsed when absolute: a malformed one raises as it
+    # always did (extract_html then logs the page as failed).
+    bad = load_html("<html><body><a href='http://[x/'>Go</a></body></html>")
+    assert bad is not None
+    with pytest.raises(ValueError):
+        _link_texts(bad, "https://site.example/x")
 
 
 def test_longer_than_counts_text_like_text_content() -> None:
