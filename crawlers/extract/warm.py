@@ -27,8 +27,11 @@ _PAGES = {
         "<html lang='en'><head><title>Research council opens a funding call</title>"
         "<meta property='article:published_time' content='2026-01-05'></head><body><article>"
         "<h1>Research council opens a funding call</h1><p class='byline'>By Jane Roe</p>"
-        + "<p>The research council opens a call for proposals on climate science and data infrastructure. "
-        "Applications from universities and institutes are reviewed by independent panels.</p>" * 4
+        # Distinct paragraphs with enough common words for the stopword test: a page that needed
+        # langdetect would load its profiles here (a repeated paragraph is cleaned away as one).
+        + "".join(f"<p>The research council opens call {n} for proposals on climate science and data "
+                  f"infrastructure. Applications from universities and institutes that have been reviewed by "
+                  f"independent panels will be funded for {n + 2} years.</p>" for n in range(4))
         + "<p>Editor: John Doe</p><p>- END -</p></article></body></html>"
     ),
     "https://warm.example/zh/news/1.html": (
