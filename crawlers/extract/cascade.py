@@ -47,6 +47,8 @@ from trafilatura.external import compare_extraction
 from trafilatura.main_extractor import extract_content
 from trafilatura.settings import Extractor
 
+from crawlers.extract import raw_prune
+
 _PARAGRAPH_TEXT = XPath(".//p//text()")
 # Text nodes outside script and style elements, as plain strings (no smart-string back references).
 _VISIBLE_TEXT = XPath("descendant::text()[not(parent::script or parent::style)]", smart_strings=False)
@@ -199,5 +201,11 @@ def shortcut_cascade(enabled: bool = True) -> Iterator[None]:
         _active.main_text_len = None
 
 
+def active() -> bool:
+    """Whether this thread is inside `shortcut_cascade()`."""
+    return bool(getattr(_active, "on", False))
+
+
 traf_core._extract_and_compare = _extract_and_compare  # type: ignore[assignment]
 traf_core.html2txt = _html2txt  # type: ignore[assignment]
+raw_prune.install(active)
