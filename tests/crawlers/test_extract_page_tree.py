@@ -176,3 +176,26 @@ def test_longer_than_counts_text_like_text_content() -> None:
     assert len(div.text_content()) == 10
     assert _longer_than(div, 9)
     assert not _longer_than(div, 10)
+
+
+def test_form_elements_are_plain_html_elements_and_extract_as_with_lxml_html_classes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from trafilatura.utils import HTML_PARSER
+
+    import crawlers.extract.page_tree as page_tree
+    from crawlers.extract.article import extract_html
+
+    page = ("<html><body><article><h1>Funding call opens</h1>"
+            + "<p>The council opens a call for proposals on data infrastructure and climate science.</p>" * 3
+            + "<form class='newsletter'><label for='e'>Email</label><input type='email' id='e'>"
+            "<select><option>Weekly</option></select><textarea>Note</textarea></form>"
+            "<p>Applications are reviewed by independent panels of experts.</p></article></body></html>")
+    tree = _our_tree(page)
+    assert tree is not None
+    assert {type(el) for el in tree.iter("form", "input", "select", "textarea", "label")} == {HtmlElement}
+    assert _serialized(tree) == _serialized(load_html(page))
+    ours = extract_html(page.encode(), url="https://gov.example/a")
+    monkeypatch.setattr(page_tree, "PARSER", HTML_PARSER)  # lxml.html's class lookup: FormElement, ...
+    assert type(next(_our_tree(page).iter("form"))) is not HtmlElement  # type: ignore[union-attr]
+    assert extract_html(page.encode(), url="https://gov.example/a") == ours
+    assert ours is not None and "independent panels" in ours.text
