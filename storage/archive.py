@@ -688,20 +688,22 @@ class Archive:
 
         After a 404/410 the validators are dropped, so the next fetch is unconditional.
         """
+        # One pass over the source's captures: per URL the latest capture, and the validators of the
+        # latest page capture (the first row when pages sort first; NULL when the URL has none). A join of
+        # two such passes was quadratic on SQLite (no index on the materialised side): 0.4 s a source at
+        # 1,250 URLs, a large part of a run over an unchanged site.
         sql = text("""
-WITH latest AS (
+SELECT url, kind, fetched_at, etag, last_modified FROM (
   SELECT url, kind, fetched_at,
-         ROW_NUMBER() OVER (PARTITION BY url ORDER BY fetched_at DESC, id DESC) AS rn
+         ROW_NUMBER() OVER (PARTITION BY url ORDER BY fetched_at DESC, id DESC) AS rn,
+         FIRST_VALUE(CASE WHEN kind = 'page' THEN etag END) OVER pages_first AS etag,
+         FIRST_VALUE(CASE WHEN kind = 'page' THEN last_modified END) OVER pages_first AS last_modified
   FROM captures WHERE source_id = :source_id
-), pages AS (
-  SELECT url, etag, last_modified,
-         ROW_NUMBER() OVER (PARTITION BY url ORDER BY fetched_at DESC, id DESC) AS rn
-  FROM captures WHERE source_id = :source_id AND kind = 'page'
-)
-SELECT l.url, l.kind, l.fetched_at, p.etag, p.last_modified
-FROM latest l LEFT JOIN pages p ON p.url = l.url AND p.rn = 1
-WHERE l.rn = 1
-ORDER BY l.url
+  WINDOW pages_first AS (PARTITION BY url ORDER BY CASE WHEN kind = 'page' THEN 0 ELSE 1 END,
+                                                   fetched_at DESC, id DESC)
+) latest
+WHERE rn = 1
+ORDER BY url
 """).columns(url=Text(), kind=String(), fetched_at=UTCDateTime(), etag=Text(), last_modified=Text())
         with self._reader() as conn:
             result = conn.execution_options(yield_per=_STREAM_CHUNK).execute(sql, {"source_id": source_id})

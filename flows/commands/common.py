@@ -6,12 +6,13 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 import click
 
-from schemas import SourceConfig, SourceConfigError, load_sources
+if TYPE_CHECKING:
+    from schemas import SourceConfig
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -34,6 +35,10 @@ def apply_db(db_url: str | None) -> None:
 
 
 def load_sources_or_fail(path: str | os.PathLike[str]) -> list[SourceConfig]:
+    # Imported here: the pydantic records take ~0.3 s to import, and `scipol ingest` starts its crawl
+    # process before paying for them (every command module imports this one).
+    from schemas import SourceConfigError, load_sources
+
     try:
         return load_sources(path)
     except SourceConfigError as exc:
@@ -73,9 +78,10 @@ def adhoc_source(feeds: list[str], sitemaps: list[str], *, source_id: str | None
         "download_delay": delay,
         "allow_private_addresses": allow_private,
     }
-    try:
-        from schemas.sources import parse_sources
+    from schemas import SourceConfigError
+    from schemas.sources import parse_sources
 
+    try:
         return parse_sources({"sources": [data]}, path="command line")[0]
     except SourceConfigError as exc:
         fail(str(exc))

@@ -17,7 +17,11 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 def command_paths(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     paths = []
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    # list_commands/get_command, not group.commands: `scipol` imports a command's module when it is asked for.
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         path = (*prefix, name)
         if isinstance(command, click.Group):
             paths.extend(command_paths(command, path))

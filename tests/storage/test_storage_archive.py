@@ -257,11 +257,21 @@ def test_known_urls_carry_the_validators_of_the_latest_page_capture(archive: Arc
         make_item(other, article_text(2, "A"), at(1), headers={"etag": '"b1"'}),
         make_item(other, None, at(4), kind="gone", status=404),
     ])
+    third, fourth = "https://ministry.example/notices/3.html", "https://ministry.example/notices/4.html"
+    archive.store([  # two page captures: the later one's validators; only a non-page capture: none
+        make_item(third, article_text(3, "A"), at(5), headers={"etag": '"c1"'}),
+        make_item(third, article_text(3, "B"), at(7), headers={"etag": '"c2"', "last-modified": "Mon, 02 Mar 2026"}),
+        make_item(third, None, at(6), kind="not_modified", status=304, headers={"etag": '"c0"'}),
+        make_item(fourth, None, at(2), kind="non_html", headers={"etag": '"d1"'}),
+    ])
     known = {k.url: k for k in archive.known_urls("scenario_src")}
-    assert set(known) == {URL, other}
+    assert set(known) == {URL, other, third, fourth}
     assert (known[URL].etag, known[URL].last_modified, known[URL].last_fetched_at) == \
         ('"a1"', "Sun, 01 Mar 2026", at(3))
     assert known[other].etag is None and known[other].last_fetched_at == at(4)
+    assert (known[third].etag, known[third].last_modified, known[third].last_fetched_at) == \
+        ('"c2"', "Mon, 02 Mar 2026", at(7))
+    assert (known[fourth].etag, known[fourth].last_modified, known[fourth].gone) == (None, None, False)
     assert list(archive.known_urls("no_such_source")) == []
 
 
