@@ -179,5 +179,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _exit_now(code: int) -> None:
+    """Exit without the interpreter's teardown (~0.3 s of freeing Scrapy's and Twisted's modules, which a
+    run over an unchanged site waited for). Every crawl has written its records, stats and end marker,
+    and the log files are closed: only buffers are left to flush."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit_now(main())
