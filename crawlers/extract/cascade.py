@@ -47,7 +47,7 @@ from trafilatura.external import compare_extraction
 from trafilatura.main_extractor import extract_content
 from trafilatura.settings import Extractor
 
-from crawlers.extract import raw_prune
+from crawlers.extract import prune_walks
 
 _PARAGRAPH_TEXT = XPath(".//p//text()")
 # Text nodes outside script and style elements, as plain strings (no smart-string back references).
@@ -208,4 +208,4 @@ def active() -> bool:
 
 traf_core._extract_and_compare = _extract_and_compare  # type: ignore[assignment]
 traf_core.html2txt = _html2txt  # type: ignore[assignment]
-raw_prune.install(active)
+prune_walks.install(active)
