@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
+from scrapy.utils.conf import build_component_list
+
 from crawlers.crawl_main import build_settings
 from crawlers.job import CrawlJob
 from tests.crawlers.crawl_sites import source
@@ -73,10 +79,41 @@ def test_the_crawl_host_uses_our_throttle_and_few_item_workers() -> None:
     from crawlers.crawl_main import base_settings
 
     settings = base_settings()
-    extensions = settings.getdict("EXTENSIONS")
-    assert extensions["crawlers.middlewares.throttle.RevisitAwareAutoThrottle"] == 0
-    assert extensions["scrapy.extensions.throttle.AutoThrottle"] is None
+    extensions = build_component_list(settings.get_component_priority_dict_with_base("EXTENSIONS"))
+    assert "crawlers.middlewares.throttle.RevisitAwareAutoThrottle" in extensions
+    assert "scrapy.extensions.throttle.AutoThrottle" not in extensions
     assert settings.getint("CONCURRENT_ITEMS") == 4
+
+
+def test_switched_off_components_are_neither_run_nor_imported() -> None:
+    # A fresh interpreter: what merging the component dicts imports, as a crawler's set-up does.
+    probe = """
+import json, sys
+from scrapy.utils.conf import build_component_list
+from crawlers.crawl_main import base_settings
+settings = base_settings()
+lists = {n: build_component_list(settings.get_component_priority_dict_with_base(n))
+         for n in ("EXTENSIONS", "DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES", "ITEM_PIPELINES")}
+print(json.dumps({"lists": lists, "modules": sorted(sys.modules)}))
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    found = json.loads(done.stdout)
+    enabled = {c for names in found["lists"].values() for c in names}
+    assert {"crawlers.middlewares.throttle.RevisitAwareAutoThrottle", "crawlers.middlewares.deadline.CrawlDeadline",
+            "crawlers.middlewares.safety.SafetyMiddleware", "crawlers.middlewares.redirect.GuardedRedirectMiddleware",
+            "scrapy.extensions.corestats.CoreStats", "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware",
+            "crawlers.pipelines.SpoolPipeline"} <= enabled
+    switched_off = {"scrapy.extensions.telnet.TelnetConsole", "scrapy.extensions.throttle.AutoThrottle",
+                    "scrapy.extensions.feedexport.FeedExporter",
+                    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",
+                    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware",
+                    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware",
+                    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware"}
+    assert not enabled & switched_off
+    never_imported = {"scrapy.extensions.telnet", "twisted.conch", "scrapy.extensions.remote_control",
+                      "scrapy.extensions.feedexport", "scrapy.downloadermiddlewares.httpcache",
+                      "scrapy.downloadermiddlewares.cookies", "scrapy.extensions.memusage"}
+    assert not never_imported & set(found["modules"])
 
 
 def test_connections_to_private_addresses_are_refused_at_resolution_too() -> None:
