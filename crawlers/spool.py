@@ -27,10 +27,16 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from crawlers.errors import SpoolError
-from schemas.capture import Capture, FetchError, sha256_hex
+
+if TYPE_CHECKING:
+    from schemas.capture import Capture, FetchError
+
+    SpoolRecord = Capture | FetchError
+# The records (pydantic, ~0.25 s to import) are imported where they are used: `scipol ingest` starts its
+# crawl process through crawlers.runner, which imports this module, before it needs them.
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +47,6 @@ LOG_FILE = "crawl.log"
 DONE_FILE = "done.json"
 """Written by the crawl host when a crawl has ended, after its records and stats."""
 
-SpoolRecord = Capture | FetchError
 
 
 class SpoolWriter:
@@ -57,6 +62,8 @@ class SpoolWriter:
         """sha256 -> (offset, length) of every body in `bodies.bin`."""
 
     def write(self, record: SpoolRecord) -> None:
+        from schemas.capture import Capture, sha256_hex
+
         if self._fh is None:
             raise SpoolError(f"spool writer for {self.spool_dir} is closed")
         entry: dict[str, Any]
@@ -142,6 +149,8 @@ class SpoolReader:
         return iter(self.read_new())
 
     def _decode(self, line: bytes) -> SpoolRecord:
+        from schemas.capture import Capture, FetchError
+
         try:
             entry = json.loads(line)
         except ValueError as exc:
@@ -165,6 +174,8 @@ class SpoolReader:
             body = self._bodies.read(length)
         except OSError as exc:
             raise SpoolError(f"body {sha} in {path} unreadable: {exc}") from None
+        from schemas.capture import sha256_hex
+
         if len(body) != length or sha256_hex(body) != sha:
             raise SpoolError(f"body at {offset} in {path} is missing or does not hash to {sha}")
         return body
