@@ -414,10 +414,10 @@ class Archive:
             if conn.dialect.name == "postgresql":
                 self._lock_articles(conn, sql, [items[i] for i in chunk])
             # With savepoints each item writes its own rows, so that a rolled-back item leaves none behind.
-            deferred = None if isolate else ChunkWrites()
+            deferred = None if isolate else ChunkWrites(
+                signatures=lambda: [s for i in chunk if items[i].usable and (s := items[i].signature)])
             if deferred is not None:
                 self._insert_bodies(conn, sql, [items[i] for i in chunk], now)
-                deferred.signatures = lambda: [s for i in chunk if items[i].usable and (s := items[i].signature)]
             for index in chunk:
                 item = items[index]
                 if deferred is not None:
@@ -442,12 +442,7 @@ class Archive:
     def _insert_bodies(conn: Connection, sql: Statements, items: Sequence[_Item], now: datetime) -> None:
         """The bodies compressed ahead (by extraction workers) of a chunk's items, in one statement; the
         others are written by their item, after checking whether they are stored already."""
-        rows: dict[str, dict[str, Any]] = {}
-        for item in items:
-            if item.sha is not None and item.packed_ahead and item.sha not in rows:
-                rows[item.sha] = {"sha256": item.sha, "body": item.packed, "compression": BODY_COMPRESSION,
-                                  "size": len(item.capture.body or b""), "compressed_size": len(item.packed),
-                                  "created_at": now}
+        rows = {item.sha: _body_row(item, now) for item in items if item.sha is not None and item.packed_ahead}
         if rows:
             conn.execute(sql.insert_body, list(rows.values()))
 
@@ -484,12 +479,12 @@ class Archive:
             article = self._lock_known_article(conn, sql, capture)
         article_id = article["id"] if article else None
         # With the body packed ahead (by an extraction worker) an insert that may do nothing is one
-        # statement; otherwise the check first spares compressing a body that is stored already.
-        if item.sha is not None and not (deferred is not None and item.packed_ahead) and (
+        # statement (or none: a chunk writes those when it begins); otherwise the check first spares
+        # compressing a body that is stored already.
+        written_with_chunk = deferred is not None and item.packed_ahead
+        if item.sha is not None and not written_with_chunk and (
                 item.packed_ahead or conn.execute(sql.body_exists, {"sha": item.sha}).scalar() is None):
-            conn.execute(sql.insert_body, {
-                "sha256": item.sha, "body": item.packed, "compression": BODY_COMPRESSION,
-                "size": len(capture.body or b""), "compressed_size": len(item.packed), "created_at": now})
+            conn.execute(sql.insert_body, _body_row(item, now))
         capture_id, inserted = self._put_capture(conn, sql, item, article_id, run_id, now)
         # A capture found stored may have been stored (by another writer, or by an identical item
         # earlier in this batch) since the replay check. One inserted just now has no outcome yet.
@@ -840,6 +835,12 @@ LIMIT :limit
                   "fetch_errors", "runs", "clusters", "store_outcomes")
         with self._reader() as conn:
             return {t: int(conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()) for t in tables}
+
+
+def _body_row(item: _Item, now: datetime) -> dict[str, Any]:
+    """The `capture_bodies` row of an item with a body."""
+    return {"sha256": item.sha, "body": item.packed, "compression": BODY_COMPRESSION,
+            "size": len(item.capture.body or b""), "compressed_size": len(item.packed), "created_at": now}
 
 
 _SNAPSHOT_COLUMNS = ("article_id, source_id, url, version_no, title, text, language, published_at, "

@@ -106,9 +106,6 @@ class PendingSearchRows:
             self._replaced.add(article_id)  # a row written by an earlier transaction: deleted first
         self._rows[article_id] = (title, body)
 
-    def __len__(self) -> int:
-        return len(self._rows)
-
     def flush(self, conn: Connection) -> None:
         if not self._rows:
             return

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from types import ModuleType
 
 import trafilatura.core as traf_core
 import trafilatura.main_extractor as traf_main
@@ -140,38 +141,37 @@ def hidden_blocks(tree: HtmlElement) -> list[HtmlElement]:
     return found
 
 
-# trafilatura 2.3.1's expressions, whitespace collapsed: what the functions above were written from.
-_EXPECTED = {
-    "RAW_TREE_PRUNE_XPATH": (
-        ".//*[self::div or self::section or self::aside][ re:test(@id, 'mvp-post-add-(?:box|wrap)|infinite-?scroll') "
-        "or re:test(@class, 'mvp-post-add-(?:box|wrap)|infinite-?scroll')][ not(.//h1) or re:test(@id, "
-        "'mvp-post-add-(?:box|wrap)') or re:test(@class, 'mvp-post-add-(?:box|wrap)')]",
-        ".//*[self::div or self::section or self::aside][contains(@class, 'elementor-share-buttons')]",
-    ),
-    "REMOVE_COMMENTS_AND_LISTS_XPATH": (
-        ".//*[self::div or self::list or self::section or self::details or self::ol or self::ul][ re:test(@id, "
-        "'^(?:[Cc]omment(?!ary)|comol|disqus_thread|dsq-comments)') or re:test(@class, "
-        "'^[Cc]omment(?!ary)|(?:article|post)-comments')][ not(self::ol or self::ul) or re:test(@id, "
-        "'^(?:[Cc]omment(?!ary)|comol)') or re:test(@class, '^[Cc]omment(?!ary)|(?:article|post)-comments')]",
-    ),
-    "OVERALL_DISCARD_XPATH": (
-        ".//*[self::div or self::item or self::list or self::p or self::section or self::span][ "
-        "@data-lp-replacement-content or contains(translate(@role, 'N', 'n'), 'nav') or contains(@data-component, "
-        "'MostPopularStories') or re:test(@id|@class, 'cookie') or re:test(@id, '" + _DISCARD_ID.pattern + "') or "
-        "re:test(@class, '" + _DISCARD_CLASS.pattern + "')]",
-        ".//*[@class='comments-title' or starts-with(@id|@class, 'reply-') or re:test(@id|@style, 'hidden') or "
-        "contains(@style, 'display:none') or contains(@style, 'display: none') or re:test(@id, "
-        "'reader-comments|akismet') or re:test(@class, '" + _HIDDEN_CLASS.pattern + "') or @aria-hidden='true']",
-    ),
-}
-_WALKS: dict[str, tuple[Callable[[HtmlElement], list[HtmlElement]], ...]] = {
-    "RAW_TREE_PRUNE_XPATH": (infinite_scroll_containers, share_button_blocks),
-    "REMOVE_COMMENTS_AND_LISTS_XPATH": (comment_sections,),
-    "OVERALL_DISCARD_XPATH": (boilerplate_blocks, hidden_blocks),
-}
-_MODULES = {"RAW_TREE_PRUNE_XPATH": traf_core, "REMOVE_COMMENTS_AND_LISTS_XPATH": traf_core,
-            "OVERALL_DISCARD_XPATH": traf_main}
-"""Where each list is read at call time (the module that imported the name)."""
+Walk = Callable[[HtmlElement], list[HtmlElement]]
+
+# Each list of trafilatura 2.3.1's that is replaced: the module that reads it at call time (the one that
+# imported the name), its name, and per expression (whitespace collapsed: what the walk was written
+# from) the walk that replaces it.
+_PRUNES: tuple[tuple[ModuleType, str, tuple[tuple[str, Walk], ...]], ...] = (
+    (traf_core, "RAW_TREE_PRUNE_XPATH", (
+        (".//*[self::div or self::section or self::aside][ re:test(@id, 'mvp-post-add-(?:box|wrap)|infinite-?scroll') "
+         "or re:test(@class, 'mvp-post-add-(?:box|wrap)|infinite-?scroll')][ not(.//h1) or re:test(@id, "
+         "'mvp-post-add-(?:box|wrap)') or re:test(@class, 'mvp-post-add-(?:box|wrap)')]", infinite_scroll_containers),
+        (".//*[self::div or self::section or self::aside][contains(@class, 'elementor-share-buttons')]",
+         share_button_blocks),
+    )),
+    (traf_core, "REMOVE_COMMENTS_AND_LISTS_XPATH", (
+        (".//*[self::div or self::list or self::section or self::details or self::ol or self::ul][ re:test(@id, "
+         "'^(?:[Cc]omment(?!ary)|comol|disqus_thread|dsq-comments)') or re:test(@class, "
+         "'^[Cc]omment(?!ary)|(?:article|post)-comments')][ not(self::ol or self::ul) or re:test(@id, "
+         "'^(?:[Cc]omment(?!ary)|comol)') or re:test(@class, '^[Cc]omment(?!ary)|(?:article|post)-comments')]",
+         comment_sections),
+    )),
+    (traf_main, "OVERALL_DISCARD_XPATH", (
+        (".//*[self::div or self::item or self::list or self::p or self::section or self::span][ "
+         "@data-lp-replacement-content or contains(translate(@role, 'N', 'n'), 'nav') or contains(@data-component, "
+         "'MostPopularStories') or re:test(@id|@class, 'cookie') or re:test(@id, '" + _DISCARD_ID.pattern + "') or "
+         "re:test(@class, '" + _DISCARD_CLASS.pattern + "')]", boilerplate_blocks),
+        (".//*[@class='comments-title' or starts-with(@id|@class, 'reply-') or re:test(@id|@style, 'hidden') or "
+         "contains(@style, 'display:none') or contains(@style, 'display: none') or re:test(@id, "
+         "'reader-comments|akismet') or re:test(@class, '" + _HIDDEN_CLASS.pattern + "') or @aria-hidden='true']",
+         hidden_blocks),
+    )),
+)
 
 
 class _Either:
@@ -179,8 +179,7 @@ class _Either:
 
     __slots__ = ("xpath", "walk", "active")
 
-    def __init__(self, xpath: XPath, walk: Callable[[HtmlElement], list[HtmlElement]],
-                 active: Callable[[], bool]) -> None:
+    def __init__(self, xpath: XPath, walk: Walk, active: Callable[[], bool]) -> None:
         self.xpath, self.walk, self.active = xpath, walk, active
 
     def __call__(self, tree: HtmlElement) -> list[HtmlElement]:
@@ -193,16 +192,15 @@ def _text(xpath: object) -> str:
 
 def install(active: Callable[[], bool]) -> bool:
     """Put the walks into trafilatura (acting when `active()`); False when its expressions differ."""
-    for name, expected in _EXPECTED.items():
-        current = getattr(_MODULES[name], name, None)
+    for module, name, pairs in _PRUNES:
+        current = getattr(module, name, None)
         if isinstance(current, list) and all(isinstance(x, _Either) for x in current):
             continue  # installed already
-        if not isinstance(current, list) or tuple(_text(x) for x in current) != expected:
+        if not isinstance(current, list) or tuple(_text(x) for x in current) != tuple(e for e, _ in pairs):
             logger.warning("trafilatura's %s is not the one prune_walks was written for: using its XPath", name)
             return False
-    for name, walks in _WALKS.items():
-        module = _MODULES[name]
+    for module, name, pairs in _PRUNES:
         current = getattr(module, name)
         if not all(isinstance(x, _Either) for x in current):
-            setattr(module, name, [_Either(x, w, active) for x, w in zip(current, walks, strict=True)])
+            setattr(module, name, [_Either(x, walk, active) for x, (_, walk) in zip(current, pairs, strict=True)])
     return True
