@@ -172,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.root.setLevel(log_level)
     install_reactor(settings["TWISTED_REACTOR"], settings["ASYNCIO_EVENT_LOOP"])
     process = CrawlerProcess(settings)
+    # Scrapy's logging set-up (run by CrawlerProcess) sets its loggers to DEBUG and leaves the level to
+    # the root handler, so each page built two DEBUG records ("Crawled", "Scraped") for the router to
+    # drop. At the host's level they are not built at all; what reaches the logs is unchanged.
+    logging.getLogger("scrapy").setLevel(log_level)
     host = HostedCrawls(process, router)
     threading.Thread(target=host.read_commands, args=(sys.stdin,), name="commands", daemon=True).start()
     process.start(stop_after_crawl=False)

@@ -88,6 +88,14 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
     "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
 }
+SPIDER_MIDDLEWARES = {
+    # Each spider middleware wraps the output of every response in one more async generator (~0.1 ms a
+    # page). Depth is bounded by the spider itself (DEPTH_LIMIT below), so DepthMiddleware only kept
+    # depth statistics; MetaCopyDetection warns about meta keys copied from a response, which our
+    # spider never does (it builds each request's meta itself, crawlers/spiders/source.py).
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+}
 EXTENSIONS = {
     # Replaced by CrawlDeadline (same CLOSESPIDER_TIMEOUT setting), which also cancels hung downloads.
     "scrapy.extensions.closespider.CloseSpider": None,
@@ -111,13 +119,17 @@ EXTENSIONS = {
 # the None entries are dropped from ours: the components that run are the same, and only they are
 # imported (tests/crawlers/test_crawl_settings.py holds both to what the dicts above mean).
 _DISABLED = frozenset(
-    k for k, v in (*DOWNLOADER_MIDDLEWARES.items(), *EXTENSIONS.items()) if v is None
+    k for k, v in (*DOWNLOADER_MIDDLEWARES.items(), *SPIDER_MIDDLEWARES.items(), *EXTENSIONS.items()) if v is None
 )
 DOWNLOADER_MIDDLEWARES_BASE = {
     k: v for k, v in _scrapy_defaults.DOWNLOADER_MIDDLEWARES_BASE.items() if k not in _DISABLED
 }
+SPIDER_MIDDLEWARES_BASE = {
+    k: v for k, v in _scrapy_defaults.SPIDER_MIDDLEWARES_BASE.items() if k not in _DISABLED
+}
 EXTENSIONS_BASE = {k: v for k, v in _scrapy_defaults.EXTENSIONS_BASE.items() if k not in _DISABLED}
 DOWNLOADER_MIDDLEWARES = {k: v for k, v in DOWNLOADER_MIDDLEWARES.items() if v is not None}
+SPIDER_MIDDLEWARES = {k: v for k, v in SPIDER_MIDDLEWARES.items() if v is not None}
 EXTENSIONS = {k: v for k, v in EXTENSIONS.items() if v is not None}
 ITEM_PIPELINES = {"crawlers.pipelines.SpoolPipeline": 100}
 # Scrapy (2.13+, asyncio) starts this many worker tasks for the output of *every* response, even
@@ -125,7 +137,8 @@ ITEM_PIPELINES = {"crawlers.pipelines.SpoolPipeline": 100}
 # of a 304-only crawl. Our pipeline is synchronous (a spool write), so 4 loses nothing.
 CONCURRENT_ITEMS = 4
 # Depth is bounded by the spider itself (sitemap depth = source.max_depth, listing max_pages, article
-# links never followed); Scrapy's DepthMiddleware would drop requests without telling anyone.
+# links never followed); Scrapy's DepthMiddleware would drop requests without telling anyone (and is
+# not loaded, SPIDER_MIDDLEWARES above).
 DEPTH_LIMIT = 0
 
 # --- Runtime -----------------------------------------------------------------------------------

@@ -60,8 +60,9 @@ class ExtractionPool:
         """Start the workers now (the forkserver imports and warms up, ~1.5 s) while the crawl fills
         the first batch.
 
-        Called at the first page a crawl yields, not at start-up: a run that fetches no page (an
-        unchanged site) never pays for the workers.
+        Called when a source with nothing archived starts (its crawl will yield pages), else at the
+        first page a crawl yields: a run that fetches no page (an unchanged site) never pays for the
+        workers.
         """
         if self.workers > 1 and self._pool is None:
             pool = self._started_pool()

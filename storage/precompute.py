@@ -54,6 +54,8 @@ def precompute(capture: Capture, record: ArticleRecord | None) -> Precomputed:
         norm = normalise_text(text)
         digest = digest_normalised(norm)
         signature = dedupe.signature_of_normalised(norm)
+        if signature is not None:
+            signature.bands()  # cached on the signature, which is pickled back with its bands
     body = capture.body
     return Precomputed(
         text=text,

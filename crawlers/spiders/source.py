@@ -429,7 +429,10 @@ class SourceSpider(scrapy.Spider):
             hint_published=hints.get("published"),
             hint_language=hints.get("language"),
         )
-        logger.info(
+        # DEBUG, as Scrapy's own "Crawled (200)" line: every capture is in the archive with its status,
+        # and a line per page (formatted, routed, flushed, then forwarded by the runner) cost more
+        # than the spool write that records the page.
+        logger.debug(
             "%s: %s %s (%d, %d bytes)",
             self.sid,
             kind,

@@ -102,13 +102,16 @@ print(json.dumps({"lists": lists, "modules": sorted(sys.modules)}))
     assert {"crawlers.middlewares.throttle.RevisitAwareAutoThrottle", "crawlers.middlewares.deadline.CrawlDeadline",
             "crawlers.middlewares.safety.SafetyMiddleware", "crawlers.middlewares.redirect.GuardedRedirectMiddleware",
             "scrapy.extensions.corestats.CoreStats", "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware",
-            "crawlers.pipelines.SpoolPipeline"} <= enabled
+            "crawlers.pipelines.SpoolPipeline", "scrapy.spidermiddlewares.httperror.HttpErrorMiddleware",
+            "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware"} <= enabled
     switched_off = {"scrapy.extensions.telnet.TelnetConsole", "scrapy.extensions.throttle.AutoThrottle",
                     "scrapy.extensions.feedexport.FeedExporter",
                     "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",
                     "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware",
                     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware",
-                    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware"}
+                    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware",
+                    "scrapy.spidermiddlewares.depth.DepthMiddleware",
+                    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware"}
     assert not enabled & switched_off
     never_imported = {"scrapy.extensions.telnet", "twisted.conch", "scrapy.extensions.remote_control",
                       "scrapy.extensions.feedexport", "scrapy.downloadermiddlewares.httpcache",

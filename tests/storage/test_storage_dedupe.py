@@ -117,3 +117,16 @@ def test_every_process_computes_the_same_signature() -> None:
         "char5": "char5:b604c23490dc9d57",
         "short": "word3:d326bc7a3d31206e",
     }
+
+
+def test_bands_computed_in_a_worker_travel_with_the_signature() -> None:
+    import pickle
+
+    text = " ".join(f"word{i} filler{i % 7}" for i in range(80))
+    sig = dedupe.signature(text)
+    assert sig is not None
+    fresh = dedupe.Signature(sig.shingling, sig.values)
+    shipped = pickle.loads(pickle.dumps(sig))  # as an extraction worker returns it
+    assert shipped.bands() == fresh.bands() and len(fresh.bands()) == dedupe.BANDS
+    other = dedupe.signature(text + " and a different tail of several words here")
+    assert other is not None and other.bands() != fresh.bands()  # cached per signature, not shared
