@@ -17,6 +17,10 @@ Steps, all against the same local site (bench/site.py, one host per source on 12
 4. with --scaling: 1 vs 2 concurrent ingest processes over disjoint halves of the hosts, one PostgreSQL;
 5. with --profile: a py-spy profile of one SQLite ingest.
 
+Steps 1 and the SQLite half of 2 and 3 run `--rounds` times (default 3), baseline and ingest back to
+back in alternating order: the figures are the medians, the ratios the medians of each round's ratio
+(this machine's speed drifts by 20-30 % within an hour; one pair measured minutes apart is not a ratio).
+
 Results: `bench/results.json` and `bench/RESULTS.md` (notes after the marker line in RESULTS.md are
 kept). Every server listens on 127.0.0.x only and is stopped at the end, also on Ctrl-C.
 """
@@ -31,6 +35,7 @@ import platform
 import shlex
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -360,59 +365,55 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.keep:
             res["sources_file"] = str(sources_file)
 
-        # 1. baseline
-        log.info(
-            "baseline: plain fetch + trafilatura over %d pages (load average %.2f)", pages, _loadavg() or 0
-        )
-        load = _loadavg()
-        base = run_timed(
-            [
-                sys.executable,
-                "-m",
-                "bench.baseline",
-                "--hosts",
-                json.dumps(site.hosts),
-                "--threads",
-                str(args.threads),
-            ],
-            env=bench.env,
-            timeout_s=bench.timeout_s,
-            log_path=bench.work / "baseline.log",
-            cwd=ROOT,
-        )
-        if base.returncode != 0:
-            raise RuntimeError(f"baseline failed: {base.stderr_tail}")
-        base_out = json.loads(base.stdout.strip().splitlines()[-1])
-        res["baseline_s"], res["baseline_cpu_s"] = base.wall_s, base.cpu_s
-        res["runs"]["baseline"] = {
-            **base_out,
-            "wall_s": base.wall_s,
-            "cpu_s": base.cpu_s,
-            "load_average_at_start": load,
-        }
-        log.info("baseline: %.1f s wall, %.1f s CPU, %s", base.wall_s, base.cpu_s, base_out)
+        # 1-3. Rounds of: the baseline, a first ingest into a fresh SQLite archive and a second run over
+        # the unchanged site. This machine's speed drifts by 20-30 % within an hour, so one baseline and
+        # one ingest measured minutes apart can differ by that much for nothing; each round measures
+        # both back to back, in alternating order, and the figures are the medians over the rounds.
+        rounds: list[dict[str, Any]] = []
+        peaks: list[float] = []
+        pss: list[float] = []
+        sqlite_url = ""
+        for r in range(args.rounds):
+            sqlite_url = f"sqlite:///{bench.work / f'archive-{r}.db'}"
+            found: dict[str, Any] = {}
+            for step in ("baseline", "ingest") if r % 2 == 0 else ("ingest", "baseline"):
+                if step == "baseline":
+                    found["baseline"] = _baseline(bench, site, args, pages)
+                    continue
+                first, first_totals = bench.ingest(f"ingest_sqlite_r{r}", sources_file, sqlite_url)
+                found["ingest_sqlite"] = {**_timed_fields(first), **first_totals}
+                before = site.stats()["by_status"]
+                # The default policy: known articles are not requested again.
+                second, second_totals = bench.ingest(f"second_run_sqlite_r{r}", sources_file, sqlite_url)
+                found["second_run_sqlite"] = {**_timed_fields(second), **second_totals,
+                                              "site_answers": site.answers_since(before)}
+                peaks += [t.peak_rss_mb for t in (first, second) if t.peak_rss_mb is not None]
+                pss += [t.peak_pss_mb for t in (first, second) if t.peak_pss_mb is not None]
+            found["ratios"] = {
+                "ingest_sqlite_vs_baseline": _ratio(found["ingest_sqlite"]["wall_s"], found["baseline"]["wall_s"]),
+                "ingest_sqlite_vs_baseline_cpu": _ratio(found["ingest_sqlite"]["cpu_s"],
+                                                        found["baseline"]["cpu_s"]),
+                "second_vs_first": _ratio(found["second_run_sqlite"]["wall_s"], found["ingest_sqlite"]["wall_s"]),
+            }
+            log.info("round %d of %d: %s", r + 1, args.rounds, found["ratios"])
+            rounds.append(found)
+        res["rounds"] = rounds
+        for key in ("baseline", "ingest_sqlite", "second_run_sqlite"):
+            res["runs"][key] = _median_run([found[key] for found in rounds])
+        res["baseline_s"], res["baseline_cpu_s"] = res["runs"]["baseline"]["wall_s"], res["runs"]["baseline"]["cpu_s"]
+        res["ingest_sqlite_s"] = res["runs"]["ingest_sqlite"]["wall_s"]
+        res["ingest_sqlite_cpu_s"] = res["runs"]["ingest_sqlite"]["cpu_s"]
+        res["second_run_s"] = res["runs"]["second_run_sqlite"]["wall_s"]
 
-        # 2. first ingest, SQLite
-        sqlite_url = f"sqlite:///{bench.work / 'archive.db'}"
-        first, first_totals = bench.ingest("ingest_sqlite", sources_file, sqlite_url)
-        res["ingest_sqlite_s"], res["ingest_sqlite_cpu_s"] = first.wall_s, first.cpu_s
-        res["runs"]["ingest_sqlite"] = {**_timed_fields(first), **first_totals}
-        before = site.stats()["by_status"]
-
-        # 3. second ingest over the unchanged site (default policy), then one re-requesting every article
-        second, second_totals = bench.ingest("second_run_sqlite", sources_file, sqlite_url)
-        res["second_run_s"] = second.wall_s
-        res["runs"]["second_run_sqlite"] = {**_timed_fields(second), **second_totals,
-                                            "site_answers": site.answers_since(before)}
+        # A third run over the last round's archive, re-requesting every known article.
         before = site.stats()["by_status"]
         recheck, recheck_totals = bench.ingest("recheck_run_sqlite", sources_file, sqlite_url,
                                                extra=("--recheck-known",))
         res["recheck_run_s"] = recheck.wall_s
         res["runs"]["recheck_run_sqlite"] = {**_timed_fields(recheck), **recheck_totals,
                                              "site_answers": site.answers_since(before)}
-
-        peaks = [t.peak_rss_mb for t in (first, second, recheck) if t.peak_rss_mb is not None]
-        pss = [t.peak_pss_mb for t in (first, second, recheck) if t.peak_pss_mb is not None]
+        peaks += [t.peak_rss_mb for t in (recheck,) if t.peak_rss_mb is not None]
+        pss += [t.peak_pss_mb for t in (recheck,) if t.peak_pss_mb is not None]
 
         # 4. PostgreSQL: first ingest, then 1 vs 2 concurrent processes over halves of the hosts
         bindir = None if args.no_postgres else find_pg_bindir()
@@ -446,11 +447,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             res["profile"] = profile(bench, sources_file, pages)
 
     res["ratios"] = {
-        "ingest_sqlite_vs_baseline": _ratio(res["ingest_sqlite_s"], res["baseline_s"]),
+        # Per round (baseline and ingest back to back), then the median over the rounds.
+        "ingest_sqlite_vs_baseline": _median_ratio(res["rounds"], "ingest_sqlite_vs_baseline"),
         "ingest_postgres_vs_baseline": _ratio(res["ingest_postgres_s"], res["baseline_s"]),
-        "second_vs_first": _ratio(res["second_run_s"], res["ingest_sqlite_s"]),
+        "second_vs_first": _median_ratio(res["rounds"], "second_vs_first"),
         "recheck_vs_first": _ratio(res.get("recheck_run_s"), res["ingest_sqlite_s"]),
-        "ingest_sqlite_vs_baseline_cpu": _ratio(res["ingest_sqlite_cpu_s"], res["baseline_cpu_s"]),
+        "ingest_sqlite_vs_baseline_cpu": _median_ratio(res["rounds"], "ingest_sqlite_vs_baseline_cpu"),
         "ingest_postgres_vs_baseline_cpu": _ratio(res["ingest_postgres_cpu_s"], res["baseline_cpu_s"]),
     }
     res["throughput_pages_per_s"] = {
@@ -473,6 +475,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if not args.keep:
         shutil.rmtree(bench.work, ignore_errors=True)
     return res
+
+
+def _baseline(bench: Bench, site: SiteProcess, args: argparse.Namespace, pages: int) -> dict[str, Any]:
+    """One baseline run: plain fetch + trafilatura over every page."""
+    load = _loadavg()
+    log.info("baseline: plain fetch + trafilatura over %d pages (load average %.2f)", pages, load or 0)
+    base = run_timed(
+        [sys.executable, "-m", "bench.baseline", "--hosts", json.dumps(site.hosts), "--threads", str(args.threads)],
+        env=bench.env,
+        timeout_s=bench.timeout_s,
+        log_path=bench.work / "baseline.log",
+        cwd=ROOT,
+    )
+    if base.returncode != 0:
+        raise RuntimeError(f"baseline failed: {base.stderr_tail}")
+    base_out = json.loads(base.stdout.strip().splitlines()[-1])
+    log.info("baseline: %.1f s wall, %.1f s CPU, %s", base.wall_s, base.cpu_s, base_out)
+    return {**base_out, "wall_s": base.wall_s, "cpu_s": base.cpu_s, "load_average_at_start": load}
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median wall time (the lower middle one of an even count)."""
+    ordered = sorted(runs, key=lambda x: x["wall_s"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def _median_ratio(rounds: list[dict[str, Any]], key: str) -> float | None:
+    values = [x["ratios"][key] for x in rounds if x["ratios"].get(key) is not None]
+    return round(statistics.median(values), 3) if values else None
 
 
 def _met(value: float | None, limit: float) -> bool | None:
@@ -667,6 +698,22 @@ def render_markdown(data: dict[str, Any], old_text: str = "") -> str:
         f"| peak RSS of the ingest process tree, MB | {_fmt(data['peak_rss_mb'])} (PSS {_fmt(data['peak_pss_mb'])}) "
         f"| < {GOALS['peak_rss_mb_10k']} at 10,000 pages |",
     ]
+    rounds = data.get("rounds") or []
+    if rounds:
+        lines += [
+            "",
+            f"**Rounds:** {len(rounds)}, each a baseline and a first SQLite ingest back to back (alternating "
+            "which goes first) and a second run; the table shows each step's median run, the ratios are the "
+            "medians of the per-round ratios. Per round: "
+            + "; ".join(
+                f"baseline {_fmt(x['baseline']['wall_s'])} s, ingest {_fmt(x['ingest_sqlite']['wall_s'])} s "
+                f"(x{_fmt(x['ratios']['ingest_sqlite_vs_baseline'])}, CPU "
+                f"x{_fmt(x['ratios']['ingest_sqlite_vs_baseline_cpu'])}), second run "
+                f"{_fmt(x['second_run_sqlite']['wall_s'])} s ({_fmt(x['ratios']['second_vs_first'])})"
+                for x in rounds
+            )
+            + ".",
+        ]
     sc = data.get("scaling")
     if sc:
         lines += [
@@ -754,11 +801,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--profile", action="store_true", help="Also profile one SQLite ingest with py-spy.")
     parser.add_argument("--keep", action="store_true", help="Keep the run's scratch folder (logs, archives).")
+    parser.add_argument(
+        "--rounds", type=int, default=3,
+        help="Rounds of baseline + SQLite ingest + second run; the figures are their medians.",
+    )
     raw = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(raw)
     args.argv = raw
-    if not 1 <= args.hosts <= 250 or args.pages < 1:
-        parser.error("--pages must be >= 1 and --hosts 1..250")
+    if not 1 <= args.hosts <= 250 or args.pages < 1 or args.rounds < 1:
+        parser.error("--pages and --rounds must be >= 1 and --hosts 1..250")
     return args
 
 

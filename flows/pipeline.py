@@ -234,7 +234,9 @@ def _store_batch(
         elif outcome == "error":
             stats.count_error("store")
         if outcome in ("new", "edited", "reappeared", "duplicate", "removed"):
-            log.info("stored source=%s url=%s outcome=%s", source.id, capture.url, outcome)
+            # DEBUG: the archive records every outcome with its run (store_outcomes), the run report counts
+            # them; a line per article was thousands of records a backfill shipped to the Prefect API.
+            log.debug("stored source=%s url=%s outcome=%s", source.id, capture.url, outcome)
 
 
 @contextmanager
