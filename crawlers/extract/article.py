@@ -178,7 +178,7 @@ def _paragraph_sections(tree: HtmlElement) -> None:
 
 def _prune(tree: HtmlElement, rules: RuleSet, html: str) -> None:
     found: list[HtmlElement] = []
-    xpath = rules.selectors_xpath(html)
+    xpath = rules.selectors_xpath(tree, html)
     if xpath is not None:
         try:
             result = xpath(tree)
