@@ -234,9 +234,9 @@ def _store_batch(
         elif outcome == "error":
             stats.count_error("store")
         if outcome in ("new", "edited", "reappeared", "duplicate", "removed"):
-            # DEBUG: the archive records every outcome with its run (store_outcomes), the run report counts
-            # them; a line per article was thousands of records a backfill shipped to the Prefect API.
-            log.debug("stored source=%s url=%s outcome=%s", source.id, capture.url, outcome)
+            # The run log names every article a run changed (tests/flows/test_deployments.py); the crawl's
+            # own line per fetched page is DEBUG, so a stored page is one line, not two.
+            log.info("stored source=%s url=%s outcome=%s", source.id, capture.url, outcome)
 
 
 @contextmanager
