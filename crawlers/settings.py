@@ -89,10 +89,10 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
 }
 SPIDER_MIDDLEWARES = {
-    # Each spider middleware wraps the output of every response in one more async generator (~0.1 ms a
-    # page). Depth is bounded by the spider itself (DEPTH_LIMIT below), so DepthMiddleware only kept
-    # depth statistics; MetaCopyDetection warns about meta keys copied from a response, which our
-    # spider never does (it builds each request's meta itself, crawlers/spiders/source.py).
+    # Each spider middleware wraps the output of every response in one more async generator. Depth is
+    # bounded by the spider itself (DEPTH_LIMIT below), so DepthMiddleware only kept depth statistics;
+    # MetaCopyDetection warns about meta keys copied from a response, which our spider never does (it
+    # builds each request's meta itself, crawlers/spiders/source.py).
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
     "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
 }
