@@ -23,14 +23,9 @@ from typing import Any
 
 from bench.corpus import generate_corpus
 from bench.measure import run_timed
-from bench.run import ROOT, SiteProcess, _child_env, write_sources
+from bench.run import ROOT, SiteProcess, _child_env, baseline_cmd, ingest_cmd, write_sources
 
 log = logging.getLogger(__name__)
-
-
-def _ingest_cmd(sources: Path, db: Path) -> list[str]:
-    return [sys.executable, "-m", "flows.cli", "ingest", "--sources", str(sources), "--db", f"sqlite:///{db}",
-            "--json", "--no-prefect"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,8 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         write_sources(sources, hosts, site.hosts)
         for r in range(args.rounds):
             found: dict[str, Any] = {}
-            base = run_timed([sys.executable, "-m", "bench.baseline", "--hosts", json.dumps(site.hosts), "--threads",
-                              "16"], env=env, timeout_s=900, cwd=ROOT)
+            base = run_timed(baseline_cmd(site.hosts, 16), env=env, timeout_s=900, cwd=ROOT)
             found["baseline"] = {"wall_s": base.wall_s, "cpu_s": base.cpu_s}
             # The order alternates: neither checkout always runs on the warmer machine.
             for name in (("old", "new") if r % 2 == 0 else ("new", "old")):
@@ -63,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                 db = args.out / f"{name}-{r}.db"
                 db.unlink(missing_ok=True)
                 code_env = dict(env, PYTHONPATH=str(root))
-                first = run_timed(_ingest_cmd(sources, db), env=code_env, timeout_s=1800, cwd=root)
-                second = run_timed(_ingest_cmd(sources, db), env=code_env, timeout_s=900, cwd=root)
+                first = run_timed(ingest_cmd(sources, f"sqlite:///{db}"), env=code_env, timeout_s=1800, cwd=root)
+                second = run_timed(ingest_cmd(sources, f"sqlite:///{db}"), env=code_env, timeout_s=900, cwd=root)
                 if first.returncode or second.returncode:
                     raise RuntimeError(f"{name} ingest failed: {first.stderr_tail or second.stderr_tail}")
                 found[name] = {"wall_s": first.wall_s, "cpu_s": first.cpu_s, "second_run_s": second.wall_s}

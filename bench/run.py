@@ -236,6 +236,21 @@ def _report_totals(stdout: str) -> dict[str, Any]:
     return totals
 
 
+def ingest_cmd(sources_file: Path, db_url: str, ids: list[str] | None = None,
+               extra: tuple[str, ...] = ()) -> list[str]:
+    """`scipol ingest` on the plain CLI path (no Prefect API), with a JSON report on stdout."""
+    cmd = [sys.executable, "-m", "flows.cli", "ingest", "--sources", str(sources_file), "--db", db_url, "--json",
+           "--no-prefect"]
+    for sid in ids or ():
+        cmd += ["--source", sid]
+    return cmd + list(extra)
+
+
+def baseline_cmd(hosts: dict[str, str], threads: int) -> list[str]:
+    """The baseline (bench/baseline.py) over the hosts a `SiteProcess` serves."""
+    return [sys.executable, "-m", "bench.baseline", "--hosts", json.dumps(hosts), "--threads", str(threads)]
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -251,24 +266,6 @@ class Bench:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def ingest_cmd(self, sources_file: Path, db_url: str, ids: list[str] | None = None,
-                   extra: tuple[str, ...] = ()) -> list[str]:
-        cmd = [
-            sys.executable,
-            "-m",
-            "flows.cli",
-            "ingest",
-            "--sources",
-            str(sources_file),
-            "--db",
-            db_url,
-            "--json",
-            "--no-prefect",
-        ]
-        for sid in ids or ():
-            cmd += ["--source", sid]
-        return cmd + list(extra)
-
     def ingest(
         self,
         name: str,
@@ -281,7 +278,7 @@ class Bench:
         load = _loadavg()
         log.info("%s: starting (load average %.2f)", name, load or 0)
         timed = run_timed(
-            self.ingest_cmd(sources_file, db_url, ids, extra),
+            ingest_cmd(sources_file, db_url, ids, extra),
             env=self.env,
             timeout_s=self.timeout_s,
             sample_memory=sample_memory,
@@ -482,7 +479,7 @@ def _baseline(bench: Bench, site: SiteProcess, args: argparse.Namespace, pages: 
     load = _loadavg()
     log.info("baseline: plain fetch + trafilatura over %d pages (load average %.2f)", pages, load or 0)
     base = run_timed(
-        [sys.executable, "-m", "bench.baseline", "--hosts", json.dumps(site.hosts), "--threads", str(args.threads)],
+        baseline_cmd(site.hosts, args.threads),
         env=bench.env,
         timeout_s=bench.timeout_s,
         log_path=bench.work / "baseline.log",
@@ -570,7 +567,7 @@ def profile(bench: Bench, sources_file: Path, pages: int) -> dict[str, Any]:
         "--output",
         str(raw),
         "--",
-        *bench.ingest_cmd(sources_file, f"sqlite:///{bench.work / 'profile.db'}"),
+        *ingest_cmd(sources_file, f"sqlite:///{bench.work / 'profile.db'}"),
     ]
     log.info("profile: py-spy over one SQLite ingest")
     timed = run_timed(

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
@@ -46,7 +45,6 @@ STATS_FILE = "stats.json"
 LOG_FILE = "crawl.log"
 DONE_FILE = "done.json"
 """Written by the crawl host when a crawl has ended, after its records and stats."""
-
 
 
 class SpoolWriter:
@@ -145,9 +143,6 @@ class SpoolReader:
             self._pending = b""
         return [self._decode(line) for line in lines if line.strip()]
 
-    def __iter__(self) -> Iterator[SpoolRecord]:
-        return iter(self.read_new())
-
     def _decode(self, line: bytes) -> SpoolRecord:
         from schemas.capture import Capture, FetchError
 
@@ -164,6 +159,8 @@ class SpoolReader:
         return Capture.model_validate(data)
 
     def _read_body(self, sha: str, offset: Any, length: Any) -> bytes:
+        from schemas.capture import sha256_hex
+
         path = self.spool_dir / BODIES_FILE
         if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length < 0:
             raise SpoolError(f"{self.spool_dir / RECORDS_FILE}: record of body {sha} has no valid offset and length")
@@ -174,8 +171,6 @@ class SpoolReader:
             body = self._bodies.read(length)
         except OSError as exc:
             raise SpoolError(f"body {sha} in {path} unreadable: {exc}") from None
-        from schemas.capture import sha256_hex
-
         if len(body) != length or sha256_hex(body) != sha:
             raise SpoolError(f"body at {offset} in {path} is missing or does not hash to {sha}")
         return body

@@ -116,8 +116,13 @@ def readability_text_bound(raw_tree: HtmlElement) -> int:
     inside what it takes (those lie between two of its own non-space characters), so the page's
     trimmed length minus each script's and style's trimmed length bounds it (they hold only text).
     """
-    total = _trimmed_length(raw_tree.text_content())
-    hidden = sum(_trimmed_length(el.text or "") for el in raw_tree.iter("script", "style"))
+    return _text_outside_scripts(raw_tree)
+
+
+def _text_outside_scripts(root: HtmlElement) -> int:
+    """The trimmed length of `root`'s text minus the trimmed length of each script's and style's."""
+    total = _trimmed_length(root.text_content())
+    hidden = sum(_trimmed_length(el.text or "") for el in root.iter("script", "style"))
     return total - hidden
 
 
@@ -153,10 +158,7 @@ def _page_body(tree: HtmlElement) -> HtmlElement:
 def html2txt_bound(tree: HtmlElement) -> int:
     """An upper bound of `len(trafilatura.baseline.html2txt(tree))` (see the module docstring)."""
     body = _page_body(tree)
-    total = _trimmed_length(body.text_content())
-    deleted = sum(_trimmed_length(el.text or "") for el in body.iter("script", "style"))
-    padded = 2 * _block_count(body)
-    return total - deleted + padded + 2
+    return _text_outside_scripts(body) + 2 * _block_count(body) + 2
 
 
 def html2txt_bound_range(tree: HtmlElement) -> tuple[int, int] | None:
@@ -182,9 +184,10 @@ def _html2txt(content: Any, clean: bool = True) -> str:
         span = html2txt_bound_range(content)
         if span is not None and least >= ESCALATION_PAGE_SHARE * span[1]:
             return ""  # the comparison is false for the real text as for this one: no escalation
-        if span is None or least >= ESCALATION_PAGE_SHARE * span[0]:  # the range does not decide
-            if least >= ESCALATION_PAGE_SHARE * html2txt_bound(content):
-                return ""
+        # Below the range's low end escalation is certain; in between only the exact bound decides.
+        undecided = span is None or least >= ESCALATION_PAGE_SHARE * span[0]
+        if undecided and least >= ESCALATION_PAGE_SHARE * html2txt_bound(content):
+            return ""
     return _original_html2txt(content, clean)  # type: ignore[no-any-return]
 
 

@@ -193,7 +193,7 @@ def _default_rules() -> tuple[tuple[LineRule, ...], tuple[str, ...]]:
 @lru_cache(maxsize=64)
 def _selector_plan(selectors: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...], bool], ...]:
     """Per selector: its class/id names, and whether it is a plain class or id selector."""
-    return tuple((css, tuple(_SELECTOR_NAMES.findall(css)), _SIMPLE_SELECTOR.fullmatch(css.strip()) is not None)
+    return tuple((css, tuple(_SELECTOR_NAMES.findall(css)), _simple_selector_xpath(css) is not None)
                  for css in selectors)
 
 
