@@ -132,6 +132,7 @@ DOWNLOADER_MIDDLEWARES = {k: v for k, v in DOWNLOADER_MIDDLEWARES.items() if v i
 SPIDER_MIDDLEWARES = {k: v for k, v in SPIDER_MIDDLEWARES.items() if v is not None}
 EXTENSIONS = {k: v for k, v in EXTENSIONS.items() if v is not None}
 ITEM_PIPELINES = {"crawlers.pipelines.SpoolPipeline": 100}
+STATS_CLASS = "crawlers.stats.CrawlStats"  # MemoryStatsCollector minus a per-access shim (crawlers/stats.py)
 # Scrapy (2.13+, asyncio) starts this many worker tasks for the output of *every* response, even
 # when it is one item: at the default 100 that was ~1-2 ms of task churn per page, the largest cost
 # of a 304-only crawl. Our pipeline is synchronous (a spool write), so 4 loses nothing.

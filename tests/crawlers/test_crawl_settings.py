@@ -140,3 +140,26 @@ def test_connections_to_private_addresses_are_refused_at_resolution_too() -> Non
     from crawlers.crawl_main import base_settings
 
     assert base_settings()["TWISTED_DNS_RESOLVER"] == "crawlers.middlewares.resolver.PublicOnlyResolver"
+
+
+def test_crawl_stats_count_as_scrapys_collector_without_the_per_access_shim() -> None:
+    from scrapy.statscollectors import MemoryStatsCollector
+    from scrapy.utils.test import get_crawler
+
+    from crawlers.crawl_main import base_settings
+    from crawlers.stats import CrawlStats
+
+    assert base_settings()["STATS_CLASS"] == "crawlers.stats.CrawlStats"
+    crawler = get_crawler()
+    ours, scrapys = CrawlStats(crawler), MemoryStatsCollector(crawler)
+    for stats in (ours, scrapys):
+        stats.inc_value("pages")
+        stats.inc_value("pages", 2)
+        stats.max_value("size", 10)
+        stats.max_value("size", 5)
+        stats.min_value("first", 3)
+        stats.set_value("reason", "done")
+    assert ours.get_stats() == scrapys.get_stats() == {"pages": 3, "size": 10, "first": 3, "reason": "done"}
+    # The shim wraps each method on first access; ours hands out the plain bound method.
+    assert type(scrapys).__getattribute__ is not object.__getattribute__
+    assert ours.inc_value.__func__ is MemoryStatsCollector.inc_value
