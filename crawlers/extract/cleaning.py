@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from crawlers.extract.bylines import parse_field_names, parse_names
 from crawlers.extract.dates import DATE_PATTERN, find_date
-from crawlers.extract.ruleset import LineRule, RuleSet, first_alternative
+from crawlers.extract.ruleset import LineRule, RuleSet
 
 # A rule limited to the trailing part also fires earlier when everything after it is short,
 # headline-like lines (a short article followed by a long list of related links).
@@ -92,10 +92,10 @@ class _Line:
 def _furniture(line: str, rules: RuleSet) -> tuple[LineRule, re.Match[str]] | None:
     line = _BULLET.sub("", line)
     candidates, prefilter = rules.drop_rules_for(len(line))
-    hit = prefilter.fullmatch(line) if prefilter is not None else None
-    if hit is None:
+    first = prefilter.first(line) if prefilter is not None else None
+    if first is None:
         return None  # body paragraphs: longer than anything most rules consider, or matching none
-    for rule in candidates[first_alternative(hit) :]:
+    for rule in candidates[first:]:
         m = rule.match(line)
         if m is None:
             continue
@@ -271,7 +271,7 @@ def clean_text(
     for i, ln in enumerate(lines):
         if ln.furniture is None:
             prefilter = rules.cut_prefilter_for(len(ln.text))
-            if prefilter is not None and prefilter.fullmatch(ln.text):
+            if prefilter is not None and prefilter.first(ln.text) is not None:
                 candidates.append(i)
     for rule_group in (rules.end_markers, rules.teaser_headings):
         cut = _first_cut(lines, rule_group, total, candidates)

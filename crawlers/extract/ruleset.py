@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -33,7 +34,22 @@ _KIND_KEYS: dict[str, RuleKind] = {
 }
 # Source-added patterns get these zones: the same as the defaults' usual values.
 _SOURCE_TAIL = {"end_marker": 0.6, "teaser_heading": 0.5}
-_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+try:
+    # CPython's own regex parser and compiler (private modules, as in 3.11-3.13), for what a pattern's
+    # matches can start with (`_first_char_matcher`). Where they differ, every rule is tried on every
+    # line: slower, same results.
+    from re import _compiler as _re_compiler  # type: ignore[attr-defined]  # (no stubs for these three)
+    from re import _constants as _re_constants  # type: ignore[attr-defined]
+    from re import _parser as _re_parser  # type: ignore[attr-defined]
+
+    # Parsed-pattern opcodes, for `_first_items`.
+    _ONE_CHAR = frozenset({_re_constants.LITERAL, _re_constants.NOT_LITERAL, _re_constants.IN})
+    _ZERO_WIDTH = frozenset({_re_constants.AT, _re_constants.ASSERT, _re_constants.ASSERT_NOT})
+    _REPEATS = frozenset({_re_constants.MAX_REPEAT, _re_constants.MIN_REPEAT, _re_constants.POSSESSIVE_REPEAT})
+    _ANALYSIS = True
+except (ImportError, AttributeError):  # pragma: no cover - another Python's internals
+    _ANALYSIS = False
+_NEVER = re.compile(r"(?!)")
 _SELECTOR_NAMES = re.compile(r"[.#]([\w-]+)")
 _CLASS_VALUES = etree.XPath("//@class", smart_strings=False)
 _ID_VALUES = etree.XPath("//@id", smart_strings=False)
@@ -73,13 +89,13 @@ class RuleSet:
     drop_selectors: tuple[str, ...]
     drop_xpath: etree.XPath | None
     """All drop_selectors as one compiled XPath union (None when there are none)."""
-    drop_tiers: tuple[tuple[int, tuple[LineRule, ...], Alternation | None], ...] = field(
+    drop_tiers: tuple[tuple[int, tuple[LineRule, ...], Prefilter | None], ...] = field(
         default=(), repr=False
     )
-    """(length bound, rules that look at lines up to that long, their prefilter: one alternation of
-    their patterns, so a line that misses it needs no per-rule check), by bound: a body paragraph is
-    only tried against the few rules written for lines as long as it. Empty when there are no rules."""
-    cut_tiers: tuple[tuple[int, tuple[LineRule, ...], Alternation | None], ...] = field(
+    """(length bound, rules that look at lines up to that long, their prefilter: the first of them to
+    accept a line, so the rules before it need no check), by bound: a body paragraph is only tried
+    against the few rules written for lines as long as it. Empty when there are no rules."""
+    cut_tiers: tuple[tuple[int, tuple[LineRule, ...], Prefilter | None], ...] = field(
         default=(), repr=False
     )
     """The same for end markers and teaser headings."""
@@ -87,17 +103,17 @@ class RuleSet:
     """Drop-line rules with a `names` group (bylines), for byline texts found outside the article text."""
 
     def compile(self) -> None:
-        """Compile every alternation now (see `Alternation`)."""
-        for _bound, _rules, alternation in (*self.drop_tiers, *self.cut_tiers):
-            if alternation is not None:
-                alternation.compile()
+        """Prepare every prefilter now (see `Prefilter`)."""
+        for _bound, _rules, prefilter in (*self.drop_tiers, *self.cut_tiers):
+            if prefilter is not None:
+                prefilter.compile()
 
-    def drop_rules_for(self, length: int) -> tuple[tuple[LineRule, ...], Alternation | None]:
-        """The drop-line rules that may match a line of this length, and their combined prefilter."""
+    def drop_rules_for(self, length: int) -> tuple[tuple[LineRule, ...], Prefilter | None]:
+        """The drop-line rules that may match a line of this length, and their prefilter."""
         return _for_length(self.drop_tiers, length)
 
-    def cut_prefilter_for(self, length: int) -> Alternation | None:
-        """The combined pattern of the end markers and teaser headings that may match a line this long."""
+    def cut_prefilter_for(self, length: int) -> Prefilter | None:
+        """The prefilter of the end markers and teaser headings that may match a line this long."""
         return _for_length(self.cut_tiers, length)[1]
 
     def selectors_xpath(self, tree: etree._Element, html: str) -> etree.XPath | None:
@@ -127,8 +143,8 @@ class RuleSet:
 
 
 def _for_length(
-    tiers: tuple[tuple[int, tuple[LineRule, ...], Alternation | None], ...], length: int
-) -> tuple[tuple[LineRule, ...], Alternation | None]:
+    tiers: tuple[tuple[int, tuple[LineRule, ...], Prefilter | None], ...], length: int
+) -> tuple[tuple[LineRule, ...], Prefilter | None]:
     i = bisect_left(tiers, length, key=_tier_bound)
     if i == len(tiers):
         return (), None
@@ -234,67 +250,163 @@ def _selectors_xpath(selectors: tuple[str, ...], origin: str) -> etree.XPath | N
     return etree.XPath(" | ".join(parts))
 
 
-class Alternation:
-    """One alternation of rule patterns, compiled at its first use and shared by every rule set that
-    has the same patterns.
+class Prefilter:
+    """Which of a tier's rules is the first to accept a line (its pattern fullmatches the line and its
+    `max_len` admits it): `LineRule.match` tried rule by rule, made cheap.
 
-    A rule set holds ~30 of them (one per length tier, for drop lines and for cuts). Compiling all of
-    them cost ~0.9 CPU-s (Python's regex compiler is pure Python), which was paid in every extraction
-    worker and again for every source (bench profile: 4.7 % of an ingest). Now a source's own rules
-    are compiled when first met, and the defaults once per run, before workers are forked
-    (`crawlers.extract.warm`).
+    It replaces one alternation `(?P<r0>pat0)|(?P<r1>pat1)|...` of the patterns. Python's `re` tries
+    every alternative of an alternation in turn, ~0.3 us each even when the line's first character
+    already rules it out (25 us for 73 patterns on a 9-character line), and it tried the patterns of
+    rules too short for the line. Here the rules are sorted by what their matches can start with
+    (`_first_char_matcher`): for each distinct first character of a line, the rules whose pattern can
+    start with it are listed once, and only those that admit the line's length are tried, in order. A
+    pattern that cannot start with a line's first character cannot fullmatch the line, so the answer is
+    the one of trying every rule.
+
+    The patterns are the rules' own, compiled when the rules were loaded. Compiling the alternations
+    cost ~0.25 CPU-s for the defaults (Python's regex compiler is pure Python); the analysis that
+    replaces it costs ~0.04 s, done at the first use, and for the defaults once per run before workers
+    are forked (`crawlers.extract.warm`). It is cached per pattern: a source's rule set only analyses
+    the source's own patterns.
     """
 
-    __slots__ = ("patterns", "_compiled")
+    __slots__ = ("rules", "_compiled", "_by_first", "_shared")
 
-    def __init__(self, patterns: tuple[str, ...]) -> None:
-        self.patterns = patterns
-        self._compiled: re.Pattern[str] | None = None
+    def __init__(self, rules: tuple[LineRule, ...]) -> None:
+        self.rules = rules
+        self._compiled: tuple[re.Pattern[str] | None, ...] | None = None
+        """Per rule, its `_first_char_matcher` (once `compile` ran)."""
+        self._by_first: dict[str, tuple[_Candidate, ...]] = {}
+        """A line's first character ("" for the empty line) -> the rules to try."""
+        self._shared: dict[tuple[int, ...], tuple[_Candidate, ...]] = {}
+        """The distinct lists of rules to try, so the thousands of CJK first characters share a few."""
 
-    def fullmatch(self, line: str) -> re.Match[str] | None:
-        compiled = self._compiled
-        if compiled is None:
-            compiled = self._compiled = _compile_alternation(self.patterns)
-        return compiled.fullmatch(line)
+    def first(self, line: str) -> int | None:
+        """Index of the first rule that accepts `line` (as `LineRule.match` does), None when none does."""
+        first = line[:1]
+        candidates = self._by_first.get(first)
+        if candidates is None:
+            candidates = self._candidates(first)
+        length = len(line)
+        for index, max_len, fullmatch in candidates:
+            if length <= max_len and fullmatch(line) is not None:
+                return index
+        return None
 
     def compile(self) -> None:
+        """Analyse the patterns now."""
         if self._compiled is None:
-            self._compiled = _compile_alternation(self.patterns)
+            self._compiled = tuple(_first_char_matcher(r.pattern.pattern, r.pattern.flags) for r in self.rules)
+
+    def _candidates(self, first: str) -> tuple[_Candidate, ...]:
+        """The rules whose pattern can start with `first` (every rule for the empty line), ~18 us."""
+        self.compile()
+        assert self._compiled is not None
+        kept = tuple(
+            i for i, matcher in enumerate(self._compiled) if not first or matcher is None or matcher.fullmatch(first)
+        )
+        candidates = self._shared.get(kept)
+        if candidates is None:
+            candidates = self._shared[kept] = tuple(_candidate(i, self.rules[i]) for i in kept)
+        if len(self._by_first) < _FIRST_CHARS_KEPT:
+            self._by_first[first] = candidates
+        return candidates
 
 
-@lru_cache(maxsize=256)
-def _compile_alternation(patterns: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?P<r{i}>{a})" for i, a in enumerate(patterns)), re.IGNORECASE)
+_Candidate = tuple[int, int, Callable[[str], "re.Match[str] | None"]]
+"""(index of the rule, its max_len, its pattern's fullmatch)"""
 
 
-def _prefilter(rules: tuple[LineRule, ...]) -> Alternation | None:
-    """One alternation of the rules' patterns; group `r<i>` names the first alternative that matched,
-    so a line is matched once and only that rule (and the ones after it) need trying."""
-    if not rules:
+def _candidate(index: int, rule: LineRule) -> _Candidate:
+    return index, rule.max_len if rule.max_len is not None else 2**63, rule.pattern.fullmatch
+
+
+# First characters remembered per prefilter (a bound on memory, ~1 MB): Chinese lines start with a
+# few thousand distinct characters at most. Beyond it the rules to try are sorted out again per line.
+_FIRST_CHARS_KEPT = 4096
+
+
+@lru_cache(maxsize=1024)
+def _first_char_matcher(pattern: str, flags: int) -> re.Pattern[str] | None:
+    """A pattern that matches every character a non-empty match of `pattern` can start with (and maybe
+    others); None when that can be anything, or when the analysis does not know.
+
+    The single-character items a match can start with (`a`, `[^x]`, `[\\w.+-]`) are taken from the
+    parsed pattern and compiled as they are, with the pattern's flags, so case folding (Kelvin sign,
+    long s, dotless i, final sigma...) is the regex engine's own, not a copy of it.
+    """
+    if not _ANALYSIS:
         return None
-    # Python forbids repeated group names inside one pattern: drop the rules' own names here.
-    return Alternation(tuple(_NAMED_GROUP.sub("(?:", r.pattern.pattern) for r in rules))
+    try:
+        parsed = _re_parser.parse(pattern, flags)
+        first = _first_items(parsed)
+        if first is None:
+            return None
+        if not first[0]:
+            return _NEVER  # it only matches the empty string (or nothing): never a non-empty line
+        branches = [_re_parser.SubPattern(parsed.state, [item]) for item in first[0]]
+        matcher: re.Pattern[str] = _re_compiler.compile(
+            _re_parser.SubPattern(parsed.state, [(_re_constants.BRANCH, (None, branches))]), flags
+        )
+    except Exception:  # noqa: BLE001 - internals not as expected: the rule is tried on every line
+        logger.debug("no first-character analysis of %r", pattern, exc_info=True)
+        return None
+    return matcher
 
 
-def first_alternative(m: re.Match[str]) -> int:
-    """Index of the rule whose alternative matched in a `_prefilter` match."""
-    return int(m.lastgroup[1:]) if m.lastgroup else 0
+def _first_items(seq: Any) -> tuple[list[Any], bool] | None:
+    """The single-character items that can consume the first character of a match of the parsed `seq`,
+    and whether `seq` can match the empty string; None for "anything" (`.`, an unknown construct)."""
+    items: list[Any] = []
+    for op, av in seq:
+        if op in _ONE_CHAR:
+            items.append((op, av))
+            return items, False
+        if op in _ZERO_WIDTH:  # ^, \b, lookarounds: they restrict the match but consume nothing
+            continue
+        sub: tuple[list[Any], bool] | None
+        if op is _re_constants.SUBPATTERN:
+            _group, add_flags, del_flags, body = av
+            if add_flags or del_flags:  # (?a:\W) matches more than \W: no reasoning about local flags
+                return None
+            sub = _first_items(body)
+        elif op is _re_constants.ATOMIC_GROUP:
+            sub = _first_items(av)
+        elif op in _REPEATS:
+            low, _high, body = av
+            sub = _first_items(body)
+            if sub is not None and low == 0:
+                sub = sub[0], True
+        elif op is _re_constants.BRANCH:
+            sub = [], False
+            for branch in av[1]:
+                alternative = _first_items(branch)
+                if alternative is None:
+                    return None
+                sub = sub[0] + alternative[0], sub[1] or alternative[1]
+        else:  # `.`, backreferences, conditionals, anything this code does not know
+            return None
+        if sub is None:
+            return None
+        items.extend(sub[0])
+        if not sub[1]:
+            return items, False
+    return items, True
 
 
-def _tier_bound(tier: tuple[int, tuple[LineRule, ...], Alternation | None]) -> int:
+def _tier_bound(tier: tuple[int, tuple[LineRule, ...], Prefilter | None]) -> int:
     return tier[0]
 
 
 def _drop_tiers(
     drop: tuple[LineRule, ...],
-) -> tuple[tuple[int, tuple[LineRule, ...], Alternation | None], ...]:
+) -> tuple[tuple[int, tuple[LineRule, ...], Prefilter | None], ...]:
     """Tiers of lines up to each bound, a bound at least double the one before (and the longest).
 
     A tier holds every rule a line longer than the previous bound may match (`max_len` above it), so
-    for some of its lines it holds rules too short for them: the prefilter lets those lines through
-    and `LineRule.match`, which checks `max_len`, turns them down. A tier per distinct `max_len` (15 of
-    them) compiled every rule ~8 times over: 1.2 CPU-s of Python's regex compiler in every run, more
-    than all the matching it saved.
+    for some of its lines it holds rules too short for them: the prefilter skips those. (Few tiers were
+    a must when each tier was a compiled alternation: a tier per distinct `max_len`, 15 of them,
+    compiled every rule ~8 times over, 1.2 CPU-s of Python's regex compiler in every run.)
     """
     unbounded = 10**9
     bounds = sorted({r.max_len if r.max_len is not None else unbounded for r in drop})
@@ -307,7 +419,7 @@ def _drop_tiers(
     for bound in kept:
         # Order kept: the first matching rule in file order still wins.
         rules = tuple(r for r in drop if r.max_len is None or r.max_len > previous)
-        tiers.append((bound, rules, _prefilter(rules)))
+        tiers.append((bound, rules, Prefilter(rules) if rules else None))
         previous = bound
     return tuple(tiers)
 
