@@ -482,6 +482,8 @@ def _baseline(bench: Bench, site: SiteProcess, args: argparse.Namespace, pages: 
         baseline_cmd(site.hosts, args.threads),
         env=bench.env,
         timeout_s=bench.timeout_s,
+        # Sampled as the ingest is: the sampler's own CPU then weighs on both sides of the ratio.
+        sample_memory=True,
         log_path=bench.work / "baseline.log",
         cwd=ROOT,
     )
@@ -489,7 +491,8 @@ def _baseline(bench: Bench, site: SiteProcess, args: argparse.Namespace, pages: 
         raise RuntimeError(f"baseline failed: {base.stderr_tail}")
     base_out = json.loads(base.stdout.strip().splitlines()[-1])
     log.info("baseline: %.1f s wall, %.1f s CPU, %s", base.wall_s, base.cpu_s, base_out)
-    return {**base_out, "wall_s": base.wall_s, "cpu_s": base.cpu_s, "load_average_at_start": load}
+    return {**base_out, "wall_s": base.wall_s, "cpu_s": base.cpu_s, "peak_rss_mb": base.peak_rss_mb,
+            "load_average_at_start": load}
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -658,7 +661,8 @@ def render_markdown(data: dict[str, Any], old_text: str = "") -> str:
     b = runs.get("baseline", {})
     lines.append(
         f"| baseline: http.client + trafilatura.extract, {b.get('workers')} procs | {_fmt(data['baseline_s'])} | "
-        f"{_fmt(data['baseline_cpu_s'])} | {_fmt(data['throughput_pages_per_s']['baseline'])} | - | "
+        f"{_fmt(data['baseline_cpu_s'])} | {_fmt(data['throughput_pages_per_s']['baseline'])} | "
+        f"{_fmt(b.get('peak_rss_mb'))} | "
         f"{b.get('fetched')} fetched, {b.get('with_text')} with text |"
     )
     for key, label in (
