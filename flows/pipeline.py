@@ -67,10 +67,22 @@ def _warming(items: Iterable[Capture | FetchError], extractor: ExtractionPool) -
         yield item
 
 
+_FIRST_BATCH = 8
+"""Size of a source's first batch; each next one doubles, up to the configured size."""
+
+
 def _batches(items: Iterable[Capture | FetchError], size: int) -> Iterator[list[Capture | FetchError]]:
+    """The items in batches of `size`, the first ones smaller (8, 16, 32, ...).
+
+    The workers extract nothing until a source's first batch is full: with 8 sources crawled at once,
+    a batch of 50 took a source ~1 s of crawling to fill, and the workers, warm by then, waited for it
+    (bench/RESULTS.md). Small first batches cost a few more store transactions per source.
+    """
     it = iter(items)
-    while batch := list(islice(it, size)):
+    current = min(size, _FIRST_BATCH)
+    while batch := list(islice(it, current)):
         yield batch
+        current = min(size, current * 2)
 
 
 def ingest_source(

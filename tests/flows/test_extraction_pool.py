@@ -122,3 +122,16 @@ def test_two_pools_share_the_forkserver_and_closing_one_leaves_the_other_working
         first.close()
         second.close()
     assert _forkservers_of(os.getpid()) == []
+
+
+def test_a_sources_first_batches_are_small_so_the_workers_start_early() -> None:
+    from flows.pipeline import _batches
+
+    at = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
+    items: list[Capture] = [Capture(source_id="a", url=f"https://a.example/{i}", final_url=f"https://a.example/{i}",
+                                    status=200, kind="page", body=b"<html></html>", fetched_at=at) for i in range(200)]
+    sizes = [len(b) for b in _batches(items, 50)]
+    assert sizes == [8, 16, 32, 50, 50, 44]
+    assert [len(b) for b in _batches(items[:5], 50)] == [5]
+    assert [len(b) for b in _batches(items[:30], 4)] == [4] * 7 + [2]  # never above the configured size
+    assert [c for b in _batches(items, 50) for c in b] == items
