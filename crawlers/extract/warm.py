@@ -1,8 +1,8 @@
 """Work done once per run in the extraction forkserver, before it forks any worker.
 
-`flows.extraction` lists this module in the forkserver's preload: importing it compiles the default
-cleaning rules (~0.9 CPU-s of Python's regex compiler) and extracts two small pages, which fills the
-lazy caches of trafilatura, htmldate and our own modules. Every worker forked afterwards starts with
+`flows.extraction` lists this module in the forkserver's preload: importing it loads and compiles the
+default cleaning rules and their first-character prefilters (`ruleset.Prefilter`, ~0.15 CPU-s in all) and
+extracts two small pages, which fills the lazy caches of trafilatura, htmldate and our own modules (~0.3 s). Every worker forked afterwards starts with
 all of that done, instead of each doing it again on its first pages.
 
 langdetect's profiles (~0.8 CPU-s, 59 MB) are not loaded here: script counting and stopwords settle
