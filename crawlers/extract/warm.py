@@ -2,8 +2,9 @@
 
 `flows.extraction` lists this module in the forkserver's preload: importing it loads and compiles the
 default cleaning rules and their first-character prefilters (`ruleset.Prefilter`, ~0.15 CPU-s in all) and
-extracts two small pages, which fills the lazy caches of trafilatura, htmldate and our own modules (~0.3 s). Every worker forked afterwards starts with
-all of that done, instead of each doing it again on its first pages.
+extracts two small pages, which fills the lazy caches of trafilatura, htmldate and our own modules
+(~0.3 s). Every worker forked afterwards starts with all of that done, instead of each doing it again on
+its first pages.
 
 langdetect's profiles (~0.8 CPU-s, 59 MB) are not loaded here: script counting and stopwords settle
 English, Chinese and the other common languages without them (no page of the 2,000 bench pages needed
