@@ -210,3 +210,36 @@ def test_upgrade_to_0003_replaces_old_style_signatures_and_bands(db_url: str) ->
         assert original.cluster_id is not None and repost.cluster_id == original.cluster_id
     finally:
         archive.close()
+
+
+# --- 0004: SQLite's FTS5 index merges 8 segments at a time ---------------------------------------
+
+
+def _fts_automerge(engine: Engine) -> int | None:
+    with engine.connect() as conn:
+        value = conn.execute(text("SELECT v FROM article_search_config WHERE k = 'automerge'")).scalar()
+    return None if value is None else int(value)
+
+
+def test_0004_sets_the_sqlite_search_index_automerge_and_its_downgrade_restores_the_default(
+        sqlite_url: str) -> None:
+    archive = Archive.open(sqlite_url)  # migrated to head
+    try:
+        archive.store([make_item("https://ministry.example/a", article_text(3, "A"), T0)])
+        assert [a.url for a in archive.search("science ministry")] == ["https://ministry.example/a"]
+    finally:
+        archive.close()
+    engine = make_engine(sqlite_url)
+    try:
+        assert _fts_automerge(engine) == 8
+        _downgrade(engine, "0003")
+        assert _fts_automerge(engine) == 4
+        upgrade(sqlite_url)
+        assert current_revision(engine) == "0004" and _fts_automerge(engine) == 8
+        # The index still answers after the change (the setting only decides when segments merge).
+        with engine.connect() as conn:
+            found = conn.execute(text("SELECT count(*) FROM article_search WHERE article_search MATCH :q"),
+                                 {"q": '"science ministry"'}).scalar()
+        assert found == 1
+    finally:
+        engine.dispose()
