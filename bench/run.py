@@ -17,7 +17,7 @@ Steps, all against the same local site (bench/site.py, one host per source on 12
 4. with --scaling: 1 vs 2 concurrent ingest processes over disjoint halves of the hosts, one PostgreSQL;
 5. with --profile: a py-spy profile of one SQLite ingest.
 
-Steps 1 and the SQLite half of 2 and 3 run `--rounds` times (default 3), baseline and ingest back to
+Steps 1 and the SQLite half of 2 and 3 run `--rounds` times (default 5), baseline and ingest back to
 back in alternating order: the figures are the medians, the ratios the medians of each round's ratio
 (this machine's speed drifts by 20-30 % within an hour; one pair measured minutes apart is not a ratio).
 
@@ -803,7 +803,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="Also profile one SQLite ingest with py-spy.")
     parser.add_argument("--keep", action="store_true", help="Keep the run's scratch folder (logs, archives).")
     parser.add_argument(
-        "--rounds", type=int, default=3,
+        "--rounds", type=int, default=5,
         help="Rounds of baseline + SQLite ingest + second run; the figures are their medians.",
     )
     raw = list(sys.argv[1:] if argv is None else argv)
