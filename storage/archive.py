@@ -660,8 +660,8 @@ class Archive:
         best: tuple[float, int] | None = None
         params = {**{f"bucket{b}": h for b, h in bands}, "article_id": article_id}
         for cand_id, shingling, data in conn.execute(sql.near_candidates, params):
-            score = sig.similarity(dedupe.Signature.from_bytes(shingling, bytes(data)))
-            if score >= dedupe.NEAR_DUPLICATE_THRESHOLD and (best is None or score > best[0]):
+            score = sig.near_duplicate_score(dedupe.Signature.from_bytes(shingling, bytes(data)))
+            if score is not None and (best is None or score > best[0]):
                 best = (score, cand_id)
         return best[1] if best else None
 

@@ -107,8 +107,8 @@ class ChunkWrites:
             other = added.signature if added is not None else self.stored_signatures.get(cand)
             if other is None:
                 continue  # bands without a signature row: the per-item query's join skipped them too
-            score = sig.similarity(other)
-            if score >= dedupe.NEAR_DUPLICATE_THRESHOLD and (best is None or score > best[0]):
+            score = sig.near_duplicate_score(other)
+            if score is not None and (best is None or score > best[0]):
                 best = (score, cand)
         return best[1] if best else None
 

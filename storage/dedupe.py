@@ -45,6 +45,8 @@ ROWS = NUM_PERM // BANDS
 # 150-character Chinese notice ~ 0.93; two templated notices that differ in four numbers ~ 0.5 (not
 # clustered). The estimate is within ~ 0.04 of it on average (tests/storage/test_storage_dedupe.py).
 NEAR_DUPLICATE_THRESHOLD = 0.6
+# The fewest agreeing positions whose similarity reaches the threshold (the same float comparison).
+_NEAR_DUPLICATE_POSITIONS = next(k for k in range(NUM_PERM + 1) if k / NUM_PERM >= NEAR_DUPLICATE_THRESHOLD)
 MIN_SHINGLES = 8
 """Texts with fewer shingles are too short to tell a near duplicate from a common phrase."""
 
@@ -85,6 +87,32 @@ class Signature:
         if len(self.values) != len(other.values):
             raise ValueError("signatures of different lengths")
         return sum(map(eq, self.values, other.values)) / NUM_PERM  # map(eq): ~4x a generator
+
+    def near_duplicate_score(self, other: Signature) -> float | None:
+        """`similarity(other)` when it reaches NEAR_DUPLICATE_THRESHOLD, else None.
+
+        Most candidates a band lookup returns share one band by chance and agree on far fewer positions
+        than the threshold needs (on the bench corpus, 33 candidates an article at 2,000 articles and
+        five times as many at 10,000, where comparing them was a third of the storing process's CPU).
+        Two values can only be equal where their low bytes are, so the positions whose low bytes agree
+        bound the positions that agree: one XOR of two 64-byte integers and a count of zero bytes, in C
+        (~0.3 us against ~2.5 us for the exact count). Only a candidate whose bound reaches the threshold
+        is compared exactly; the answer is the exact comparison's.
+        """
+        if self.shingling != other.shingling:
+            return None
+        if len(self.values) != len(other.values):
+            raise ValueError("signatures of different lengths")
+        agree_at_most = (self._low_bytes ^ other._low_bytes).to_bytes(len(self.values), "big").count(0)
+        if agree_at_most < _NEAR_DUPLICATE_POSITIONS:
+            return None
+        score = self.similarity(other)
+        return score if score >= NEAR_DUPLICATE_THRESHOLD else None
+
+    @cached_property
+    def _low_bytes(self) -> int:
+        """The low byte of each value, in order, as one big-endian integer."""
+        return int.from_bytes(bytes(v & 0xFF for v in self.values), "big")
 
     def bands(self) -> list[tuple[int, int]]:
         """(band, bucket hash) pairs; the hash is a signed 64-bit integer (BIGINT)."""

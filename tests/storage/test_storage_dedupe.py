@@ -130,3 +130,57 @@ def test_bands_computed_in_a_worker_travel_with_the_signature() -> None:
     assert shipped.bands() == fresh.bands() and len(fresh.bands()) == dedupe.BANDS
     other = dedupe.signature(text + " and a different tail of several words here")
     assert other is not None and other.bands() != fresh.bands()  # cached per signature, not shared
+
+
+def _with_changes(base: tuple[int, ...], positions: list[int], rng: random.Random, *, same_low_byte: bool
+                  ) -> tuple[int, ...]:
+    """`base` with the values at `positions` replaced; with `same_low_byte` each new value keeps the old
+    one's low byte (so only the exact comparison can tell them apart)."""
+    values = list(base)
+    for i in positions:
+        new = rng.getrandbits(64)
+        if same_low_byte:
+            new = (new & ~0xFF) | (values[i] & 0xFF)
+        if new == values[i]:
+            new ^= 1 << 63
+        values[i] = new
+    return tuple(values)
+
+
+def test_near_duplicate_score_is_the_similarity_where_it_reaches_the_threshold_and_none_elsewhere() -> None:
+    rng = random.Random(7)
+    need = next(k for k in range(dedupe.NUM_PERM + 1) if k / dedupe.NUM_PERM >= dedupe.NEAR_DUPLICATE_THRESHOLD)
+    checked = {"above": 0, "below": 0, "below_past_the_bound": 0}
+    for _ in range(300):
+        base = tuple(rng.getrandbits(64) for _ in range(dedupe.NUM_PERM))
+        changed = rng.choice([0, 1, dedupe.NUM_PERM - need, dedupe.NUM_PERM - need + 1, rng.randrange(65)])
+        positions = rng.sample(range(dedupe.NUM_PERM), changed)
+        same_low = rng.random() < 0.5
+        a = dedupe.Signature("word3", base)
+        b = dedupe.Signature("word3", _with_changes(base, positions, rng, same_low_byte=same_low))
+        exact = a.similarity(b)
+        score = a.near_duplicate_score(b)
+        assert exact == (dedupe.NUM_PERM - changed) / dedupe.NUM_PERM
+        if exact >= dedupe.NEAR_DUPLICATE_THRESHOLD:
+            assert score == exact
+            checked["above"] += 1
+        else:
+            assert score is None
+            checked["below"] += 1
+            checked["below_past_the_bound"] += same_low  # the low bytes agree everywhere: exact check needed
+        assert b.near_duplicate_score(a) == score
+    assert min(checked.values()) >= 20, checked
+    assert dedupe.Signature("char5", base).near_duplicate_score(dedupe.Signature("word3", base)) is None
+
+
+def test_near_duplicate_score_of_an_edited_notice() -> None:
+    text = ("The national science foundation opens its 2026 call for research infrastructure proposals. "
+            "Universities and public institutes may apply until 30 April 2026 through the online portal. "
+            "Each proposal is reviewed by two independent panels and funded for up to five years.")
+    edited = text.replace("30 April 2026", "15 May 2026")
+    a, b = dedupe.signature(text), dedupe.signature(edited)
+    other = dedupe.signature("A different notice about fisheries quotas in the northern sea for the coming "
+                             "season, published by the ministry of agriculture after consultation.")
+    assert a is not None and b is not None and other is not None
+    assert a.near_duplicate_score(b) == a.similarity(b) >= dedupe.NEAR_DUPLICATE_THRESHOLD
+    assert a.near_duplicate_score(other) is None
