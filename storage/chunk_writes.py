@@ -98,7 +98,9 @@ class ChunkWrites:
         if not self._loaded:
             self._load(conn, sql)
         keys = frozenset(sig.bands())
-        candidates = {a for key in keys for a in self.stored_bands.get(key, ()) if a not in self.replaced}
+        # Set operations in C: at 10,000 bench articles a Python loop over these lists was a fifth of storing.
+        candidates = set().union(*(self.stored_bands.get(key, ()) for key in keys))
+        candidates -= self.replaced
         candidates.update(a for a, added in self.added.items() if added.bands & keys)
         candidates.discard(article_id)
         best: tuple[float, int] | None = None

@@ -112,7 +112,8 @@ class Signature:
     @cached_property
     def _low_bytes(self) -> int:
         """The low byte of each value, in order, as one big-endian integer."""
-        return int.from_bytes(bytes(v & 0xFF for v in self.values), "big")
+        # Every 8th byte of the big-endian packing, sliced in C (a generator over the values took 8 us).
+        return int.from_bytes(self.to_bytes()[7::8], "big")
 
     def bands(self) -> list[tuple[int, int]]:
         """(band, bucket hash) pairs; the hash is a signed 64-bit integer (BIGINT)."""

@@ -184,3 +184,25 @@ def test_near_duplicate_score_of_an_edited_notice() -> None:
     assert a is not None and b is not None and other is not None
     assert a.near_duplicate_score(b) == a.similarity(b) >= dedupe.NEAR_DUPLICATE_THRESHOLD
     assert a.near_duplicate_score(other) is None
+
+
+def test_a_chunk_never_matches_a_signature_it_replaced() -> None:
+    """An article given a new version in this chunk lost its stored signature: a later item of the chunk
+    that is a near duplicate of the old text only must not be clustered with it through the stale one."""
+    from datetime import UTC, datetime
+
+    from storage.chunk_writes import ChunkWrites
+
+    old = dedupe.signature(" ".join(f"word{i} notice funding call" for i in range(40)))
+    new = dedupe.signature(" ".join(f"other{i} ministry quota season" for i in range(40)))
+    assert old is not None and new is not None
+    writes = ChunkWrites(_loaded=True)  # as if read from the database at the chunk's start:
+    writes.stored_signatures[1] = old
+    for key in old.bands():
+        writes.stored_bands.setdefault(key, []).append(1)
+    assert writes.closest(None, None, 2, old) == 1  # type: ignore[arg-type]  # (no database read)
+    writes.drop_signature(1)
+    assert writes.closest(None, None, 2, old) is None  # type: ignore[arg-type]
+    writes.add_signature(1, 2, new, datetime(2026, 1, 1, tzinfo=UTC))
+    assert writes.closest(None, None, 2, old) is None  # type: ignore[arg-type]
+    assert writes.closest(None, None, 2, new) == 1  # type: ignore[arg-type]
