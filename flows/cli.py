@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from flows import program
 from flows.version import __version__
 
 _COMMANDS = {
@@ -64,6 +65,7 @@ def cli(verbose: int) -> None:
 
 
 def main() -> None:
+    program.started()
     cli(prog_name="scipol")
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from flows import program
 from flows.commands.common import adhoc_source, apply_db, db_option, fail, selected_sources_or_fail
 
 if TYPE_CHECKING:
@@ -116,10 +117,19 @@ def _ingest(args: IngestArgs, use_prefect: bool, host: CrawlHost | None) -> None
             fail(f"the ingest flow run failed: {type(exc).__name__}: {exc}", code=1)
     else:
         archive = None if args.dry_run else _open_archive()
-        report = run_ingest(sources, archive, options=options, crawl_host=host)
+        try:
+            report = run_ingest(sources, archive, options=options, crawl_host=host)
+        finally:
+            if archive is not None:
+                archive.close()  # here, not at interpreter exit: SQLite checkpoints its WAL on the last close
     click.echo(report.model_dump_json(indent=2) if args.as_json else format_report(report))
     if report.status != "completed":
         raise SystemExit(1)
+    if not use_prefect:
+        # The run is over and written; what is left is the interpreter tearing down SQLAlchemy, pydantic
+        # and the rest (~0.1 s, 7 % of a run over an unchanged site). With Prefect, its client may still
+        # be shipping logs and events at exit: that path ends normally.
+        program.exit_now(0)
 
 
 def _open_archive() -> Archive:

@@ -46,3 +46,37 @@ def test_an_adhoc_feed_is_ingested_with_allow_private_and_refused_without(tmp_pa
 def test_an_adhoc_source_id_comes_from_the_host() -> None:
     assert source_id_for_host("www.nsf.gov") == "www_nsf_gov"
     assert source_id_for_host("127.0.0.1") == "site_127_0_0_1"
+
+
+def test_a_finished_ingest_ends_the_program_with_its_report_written_and_the_archive_closed(tmp_path: Path) -> None:
+    """The program skips the interpreter's teardown once a plain-CLI ingest is over (flows.program): the
+    report is complete on stdout, the run is recorded as finished, and SQLite's WAL was checkpointed by
+    closing the archive (no -wal file left behind)."""
+    import json
+
+    db = tmp_path / "closed.db"
+    with DemoSite() as site:
+        done = _ingest("--feed", f"{site.base_url}/feed.xml", "--delay", "0", "--allow-private", "--json",
+                       "--no-prefect", "--source-id", "demo_exit", "--db", f"sqlite:///{db}", tmp=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["status"] == "completed" and report["sources"][0]["new_articles"] >= 30
+    assert not Path(f"{db}-wal").exists()
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        status, finished = conn.execute(sa.text("select status, finished_at from runs where run_id = :r"),
+                                        {"r": report["run_id"]}).one()
+    engine.dispose()
+    assert status == "completed" and finished is not None
+
+
+def test_exit_now_ends_only_the_program() -> None:
+    code = "import sys; from flows import program; {start}program.exit_now(3); print('still running')"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("PYTHONUNBUFFERED", None)  # stdout to a pipe is then block-buffered, as in production
+    other = subprocess.run([sys.executable, "-c", code.format(start="")], env=env, capture_output=True, text=True,
+                           timeout=60)
+    assert (other.returncode, other.stdout.strip()) == (0, "still running")
+    ended = subprocess.run([sys.executable, "-c", code.format(start="program.started(); print('done', flush=False); ")],
+                           env=env, capture_output=True, text=True, timeout=60)
+    assert (ended.returncode, ended.stdout.strip()) == (3, "done")  # buffered output flushed before the exit
