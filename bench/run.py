@@ -629,6 +629,13 @@ def _fmt(v: Any, unit: str = "") -> str:
     return f"{v}{unit}"
 
 
+def _fmt_ratio(v: float | None) -> str:
+    """A ratio with enough digits to be read against its goal (1.45 is not 1.4)."""
+    if v is None:
+        return "n/a"
+    return f"{v:.3f}" if v < 1 else f"{v:.2f}"
+
+
 def _measured_by(section: dict[str, Any]) -> str:
     if not section.get("measured_by"):
         return ""
@@ -688,11 +695,11 @@ def render_markdown(data: dict[str, Any], old_text: str = "") -> str:
         "",
         "| ratio | value | goal |",
         "|---|---:|---:|",
-        f"| ingest (SQLite) / baseline, wall | {_fmt(r['ingest_sqlite_vs_baseline'])} "
+        f"| ingest (SQLite) / baseline, wall | {_fmt_ratio(r['ingest_sqlite_vs_baseline'])} "
         f"| <= {GOALS['ingest_vs_baseline']} |",
-        f"| ingest (PostgreSQL) / baseline, wall | {_fmt(r['ingest_postgres_vs_baseline'])} "
+        f"| ingest (PostgreSQL) / baseline, wall | {_fmt_ratio(r['ingest_postgres_vs_baseline'])} "
         f"| <= {GOALS['ingest_vs_baseline']} |",
-        f"| ingest (SQLite) / baseline, CPU | {_fmt(r['ingest_sqlite_vs_baseline_cpu'])} | - |",
+        f"| ingest (SQLite) / baseline, CPU | {_fmt_ratio(r['ingest_sqlite_vs_baseline_cpu'])} | - |",
         f"| second run / first run (SQLite), wall | {_fmt(r['second_vs_first'])} | <= {GOALS['second_vs_first']} |",
         f"| `--recheck-known` run / first run (SQLite), wall | {_fmt(r.get('recheck_vs_first'))} "
         f"| <= {GOALS['second_vs_first']} |",
@@ -708,8 +715,8 @@ def render_markdown(data: dict[str, Any], old_text: str = "") -> str:
             "medians of the per-round ratios. Per round: "
             + "; ".join(
                 f"baseline {_fmt(x['baseline']['wall_s'])} s, ingest {_fmt(x['ingest_sqlite']['wall_s'])} s "
-                f"(x{_fmt(x['ratios']['ingest_sqlite_vs_baseline'])}, CPU "
-                f"x{_fmt(x['ratios']['ingest_sqlite_vs_baseline_cpu'])}), second run "
+                f"(x{_fmt_ratio(x['ratios']['ingest_sqlite_vs_baseline'])}, CPU "
+                f"x{_fmt_ratio(x['ratios']['ingest_sqlite_vs_baseline_cpu'])}), second run "
                 f"{_fmt(x['second_run_sqlite']['wall_s'])} s ({_fmt(x['ratios']['second_vs_first'])})"
                 for x in rounds
             )
@@ -731,7 +738,7 @@ def render_markdown(data: dict[str, Any], old_text: str = "") -> str:
             "",
             f"**Run with {pages_key} pages** (`{other['command']}`, {other['finished_at']}): baseline "
             f"{_fmt(other['baseline_s'])} s, ingest SQLite {_fmt(other['ingest_sqlite_s'])} s "
-            f"(x{_fmt(o['ingest_sqlite_vs_baseline'])}), PostgreSQL {_fmt(other['ingest_postgres_s'])} s, "
+            f"(x{_fmt_ratio(o['ingest_sqlite_vs_baseline'])}), PostgreSQL {_fmt(other['ingest_postgres_s'])} s, "
             f"second run {_fmt(other['second_run_s'])} s (x{_fmt(o['second_vs_first'])}), peak RSS "
             f"{_fmt(other['peak_rss_mb'])} MB (PSS {_fmt(other['peak_pss_mb'])} MB).",
         ]
@@ -820,8 +827,8 @@ def summary_lines(res: dict[str, Any]) -> list[str]:
         f"pages {res['pages']} on {res['hosts']} hosts",
         f"baseline        {_fmt(res['baseline_s'])} s  (CPU {_fmt(res['baseline_cpu_s'])} s)",
         f"ingest SQLite   {_fmt(res['ingest_sqlite_s'])} s  (CPU {_fmt(res['ingest_sqlite_cpu_s'])} s)  "
-        f"ratio {_fmt(r['ingest_sqlite_vs_baseline'])} (goal <= {GOALS['ingest_vs_baseline']})",
-        f"ingest Postgres {_fmt(res['ingest_postgres_s'])} s  ratio {_fmt(r['ingest_postgres_vs_baseline'])}"
+        f"ratio {_fmt_ratio(r['ingest_sqlite_vs_baseline'])} (goal <= {GOALS['ingest_vs_baseline']})",
+        f"ingest Postgres {_fmt(res['ingest_postgres_s'])} s  ratio {_fmt_ratio(r['ingest_postgres_vs_baseline'])}"
         + (f"  [{res['postgres_note']}]" if res.get("postgres_note") else ""),
         f"second run      {_fmt(res['second_run_s'])} s  ratio {_fmt(r['second_vs_first'])} "
         f"(goal <= {GOALS['second_vs_first']})",
