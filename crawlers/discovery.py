@@ -10,7 +10,7 @@ import calendar
 import re
 import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
@@ -210,8 +210,6 @@ _RFC822 = re.compile(
     r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
     r"(\d{4}) (\d{2}):(\d{2}):(\d{2}) (GMT|UTC|UT|Z|[+-]\d{4})"
 )
-_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-                                        "Nov", "Dec"), 1)}
 _XML_DECLARATION = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml([^>]*)\?>")
 _DECLARED_ENCODING = re.compile(rb"encoding\s*=\s*[\"']([^\"']*)")
 _ABSOLUTE_HTTP = re.compile(r"https?://[^\s<>\"\\^`{|}]+")
@@ -229,16 +227,11 @@ def _plain_rss_links(body: bytes, base_url: str) -> list[DiscoveredLink] | None:
         return None  # lxml and feedparser could read the bytes differently
     try:
         body.decode("utf-8")
-        root = etree.fromstring(body, parser=_strict_parser())
+        # Not recovering: a document lxml would have to repair goes to feedparser.
+        root = etree.fromstring(body, parser=_safe_parser(recover=False))
         return _rss_items(root, base_url)
     except (ValueError, etree.XMLSyntaxError, _NotPlain):
         return None
-
-
-def _strict_parser() -> etree.XMLParser:
-    # As _safe_parser, but not recovering: a document lxml would have to repair goes to feedparser.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                           huge_tree=False, remove_comments=True, remove_pis=True, recover=False)
 
 
 def _rss_items(root: etree._Element, base_url: str) -> list[DiscoveredLink]:
@@ -284,19 +277,18 @@ def _rss_item(item: etree._Element, base_url: str, language: str | None) -> Disc
 
 
 def _rfc822(value: str) -> datetime:
+    """A pubDate in the one shape read here (RFC 822 with a numeric or UTC zone), as parse_w3c_datetime
+    reads it; anything else (named zones, other forms, impossible dates) goes to feedparser."""
     m = _RFC822.fullmatch(value.strip())
-    if m is None:
+    if m is None or not 1900 <= int(m.group(3)) <= 2100:  # feedparser reads far years its own way
         raise _NotPlain
-    day, month, year, hour, minute, second, zone = m.groups()
-    if not 1900 <= int(year) <= 2100 or int(hour) > 23 or int(minute) > 59 or int(second) > 59:
-        raise _NotPlain  # feedparser's own limits apply there
-    offset = 0 if zone in ("GMT", "UTC", "UT", "Z") else (
-        (1 if zone[0] == "+" else -1) * (int(zone[1:3]) * 3600 + int(zone[3:5]) * 60))
-    local = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=UTC)
-    return local - timedelta(seconds=offset)
+    parsed = parse_w3c_datetime(value)
+    if parsed is None:
+        raise _NotPlain
+    return parsed
 
 
-def _safe_parser() -> etree.XMLParser:
+def _safe_parser(*, recover: bool = True) -> etree.XMLParser:
     # recover: real sitemaps carry unescaped `&` in URLs; salvaging the other entries beats losing all.
     # Each other flag closes one hole: entities (billion laughs, XXE), DTD fetches, network, huge nodes.
     return etree.XMLParser(
@@ -307,7 +299,7 @@ def _safe_parser() -> etree.XMLParser:
         huge_tree=False,
         remove_comments=True,
         remove_pis=True,
-        recover=True,
+        recover=recover,
     )
 
 
