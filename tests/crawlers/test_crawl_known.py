@@ -80,3 +80,13 @@ def test_without_a_last_modified_the_fetch_time_is_what_we_hold(tmp_path: Path, 
     assert _crawl(tmp_path, site, known) == [
         "/a/edited", "/a/gone", "/a/new", "/a/older", "/a/undated", "skipped=1"
     ]
+
+
+def test_a_known_url_held_in_another_form_is_still_known(tmp_path: Path, site: FaultServer) -> None:
+    # Fetched once through a campaign link with an upper-case host: the sitemap's plain URL is the same
+    # article (canonical forms agree), dated as our copy, so it is not requested.
+    held = {"etag": '"v1"', "last_modified": HELD, "last_fetched_at": FETCHED}
+    variant = site.url("/a/same?utm_source=newsletter").replace("127.0.0.1", "127.0.0.1".upper())
+    known = [KnownUrl(url=variant, **held), KnownUrl(url=site.url("/a/older"), **held)]
+    assert _crawl(tmp_path, site, known) == ["/a/edited", "/a/gone", "/a/new", "/a/undated", "skipped=2"]
+    assert site.hits("/a/same") == 0
