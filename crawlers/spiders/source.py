@@ -466,7 +466,9 @@ class SourceSpider(scrapy.Spider):
         yield self._error(request.meta.get("scipol_url", request.url), reason, message, status)
 
 
-_IMF_FIXDATE = re.compile(r"[A-Z][a-z]{2}, ([0-9]{2}) ([A-Z][a-z]{2}) ([1-9][0-9]{3}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT")
+# Years from 1000 only: email.utils reads "0099" as 1999.
+_IMF_FIXDATE = re.compile(r"[A-Z][a-z]{2}, ([0-9]{2}) ([A-Z][a-z]{2}) ([1-9][0-9]{3}) "
+                          r"([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT")
 _MONTHS = {m: n for n, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                                        "Dec"), start=1)}
 
