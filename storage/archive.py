@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 
 from schemas import ArticleRecord, Capture, FetchError, KnownUrl, RunReport, SourceConfig
 from schemas.run import StoreOutcome
-from storage import dedupe, search
+from storage import dedupe, driver, search
 from storage.chunk_writes import ChunkWrites
 from storage.db import ensure_schema, is_readonly, make_engine
 from storage.errors import ReadOnlyArchiveError
@@ -528,16 +528,18 @@ class Archive:
     def _lock_or_create_article(self, conn: Connection, sql: Statements, item: _Item) -> dict[str, Any]:
         capture, record = item.capture, item.record
         assert record is not None
-        created = conn.execute(sql.insert_article, {
+        seen_at = item.fetched_at.astimezone(UTC)  # as the row reads back
+        new_id = driver.scalar(conn, sql.insert_article_id, {
             "source_id": capture.source_id, "canonical_url": record.canonical_url,
-            "first_seen_at": item.fetched_at, "last_seen_at": item.fetched_at, "last_fetched_at": item.fetched_at,
+            "first_seen_at": seen_at, "last_seen_at": seen_at, "last_fetched_at": seen_at,
             "latest_version_no": 0, "removed_at": None, "duplicate_of": None, "cluster_id": None,
-            "latest_text_hash": None}).mappings().first()
+            "latest_text_hash": None})
         # A row this transaction inserted is already locked by it; an existing one is locked here.
-        row = dict(created) if created is not None else dict(
+        row = {"id": int(new_id), "latest_version_no": 0, "removed_at": None, "last_seen_at": seen_at,
+               "last_fetched_at": seen_at, "duplicate_of": None, "cluster_id": None} if new_id is not None else dict(
             conn.execute(sql.lock_article_by_url, {"url": record.canonical_url}).mappings().one())
         # One statement for the article's URLs, in this order (the first recorded alias wins lookups).
-        conn.execute(sql.insert_article_url, [
+        driver.executemany(conn, sql.insert_article_url, [
             {"url": url, "article_id": row["id"], "first_seen_at": item.fetched_at}
             for url in dict.fromkeys((record.canonical_url, capture.url, capture.final_url, record.url))])
         return row
@@ -552,14 +554,14 @@ class Archive:
         """The capture's id, and whether this call inserted it."""
         capture = item.capture
         headers = dict(capture.headers)
-        inserted = conn.execute(sql.insert_capture, {
+        inserted = driver.scalar(conn, sql.insert_capture, {
             "sha256": item.sha, "source_id": capture.source_id, "article_id": article_id, "url": capture.url,
             "final_url": capture.final_url, "status": capture.status, "kind": capture.kind, "headers": headers,
             "content_type": capture.content_type, "etag": headers.get("etag"),
             "last_modified": headers.get("last-modified"), "fetched_at": item.fetched_at, "run_id": run_id,
             "discovered_via": capture.discovered_via, "hint_title": capture.hint_title,
             "hint_published": capture.hint_published, "hint_language": capture.hint_language,
-            "created_at": now}).scalar()
+            "created_at": now})
         if inserted is not None:
             return int(inserted), True
         return int(conn.execute(sql.capture_id, {"source_id": capture.source_id, "url": capture.url,
@@ -580,19 +582,21 @@ class Archive:
         seen = {"last_seen_at": _later(article["last_seen_at"], item.fetched_at),
                 "last_fetched_at": _later(article["last_fetched_at"], item.fetched_at)}
         if decision == "unchanged":
-            conn.execute(sql.update_article, {"b_id": article["id"], **seen})
+            driver.execute(conn, sql.update_article, {"b_id": article["id"], **seen})
             return "unchanged", None
 
         added, removed = diff_size(latest.text if latest else "", record.text)
         version_no = article["latest_version_no"] + 1
-        version_id = conn.execute(sql.insert_version, {
+        version_id = driver.scalar(conn, sql.insert_version, {
             "article_id": article["id"], "version_no": version_no, "reason": decision, "title": item.title,
             "text": record.text, "text_hash": item.digest, "authors": list(record.authors),
             "published_at": record.published, "updated_at": record.updated, "language": record.language,
             "language_confidence": record.language_confidence, "site_name": record.site_name, "url": record.url,
             "capture_id": capture_id, "captured_at": item.fetched_at,
             "extractor_version": record.extractor_version, "chars_added": added, "chars_removed": removed,
-            "created_at": now}).scalar_one()
+            "created_at": now})
+        if version_id is None:
+            raise AssertionError(f"INSERT ... RETURNING gave no row for a version of article {article['id']}")
         values: dict[str, Any] = {**seen, "latest_version_no": version_no, "latest_text_hash": item.digest,
                                   "removed_at": None}
         outcome: StoreOutcome = decision
@@ -602,7 +606,7 @@ class Archive:
             if duplicate_of is not None:
                 values["duplicate_of"] = duplicate_of
                 outcome = "duplicate"
-        conn.execute(sql.update_article, {"b_id": article["id"], **values})
+        driver.execute(conn, sql.update_article, {"b_id": article["id"], **values})
         # A first version: the article has no search row, signature or bands to replace yet.
         first = latest is None
         if deferred is None:
@@ -620,7 +624,8 @@ class Archive:
             # other; a lock on the hash makes the second wait and find the first.
             key = int.from_bytes(bytes.fromhex(digest[:16]), "big", signed=True)
             conn.execute(_ADVISORY_XACT_LOCK, {"k": key})
-        return conn.execute(sql.exact_duplicate, {"digest": digest, "article_id": article_id}).scalar()
+        found = driver.scalar(conn, sql.exact_duplicate, {"digest": digest, "article_id": article_id})
+        return int(found) if found is not None else None
 
     # -- near duplicates ------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from dataclasses import dataclass
+from types import ModuleType
 
 from schemas import ArticleRecord, Capture
 from storage import dedupe
@@ -25,11 +26,12 @@ try:
     # bench corpus (66 KB pages of HTML) its level 2 compresses 5.0:1 in 0.12 ms a page, zlib's level 3
     # 5.3:1 in 0.52 ms and level 6 6.0:1 in 1.07 ms (bench/RESULTS.md). Every stored body is compressed
     # once, in an extraction worker, so this is ~2 % of an ingest's CPU for ~6 % more stored bytes.
-    from isal import isal_zlib as _deflate
+    from isal import isal_zlib
 
+    _deflate: ModuleType = isal_zlib
     _LEVEL = 2
 except ImportError:  # a platform without an isal wheel: the same format, slower
-    _deflate = zlib  # type: ignore[assignment]  # noqa: N816 - stands for the module above
+    _deflate = zlib
     _LEVEL = 3
 
 

@@ -38,6 +38,7 @@ class Statements:
     replayed: Any
     lock_articles: Any
     insert_article: Any
+    insert_article_id: Any
     lock_article_by_url: Any
     lock_article_by_alias: Any
     insert_article_url: Any
@@ -88,6 +89,10 @@ def statements(dialect: str) -> Statements:
         .order_by(Article.id).with_for_update(),
         insert_article=insert(Article).on_conflict_do_nothing(index_elements=["canonical_url"])
         .returning(*ARTICLE_COLUMNS),
+        # The same insert, answering only the new row's id (the rest is what the caller inserted): run on
+        # the driver (storage/driver.py), which leaves result processing (dates) to its caller.
+        insert_article_id=insert(Article).on_conflict_do_nothing(index_elements=["canonical_url"])
+        .returning(Article.id),
         # FOR UPDATE serialises version numbering per article on PostgreSQL; SQLite does not render
         # it (BEGIN IMMEDIATE already serialises writers).
         lock_article_by_url=select(*ARTICLE_COLUMNS).where(Article.canonical_url == bindparam("url"))
