@@ -31,6 +31,7 @@ from scrapy.settings import Settings
 from scrapy.utils.reactor import install_reactor
 from twisted.python.failure import Failure
 
+import crawlers.tls_import  # noqa: F401 - Scrapy's TLS modules, before any crawler imports them (see there)
 from crawlers.crawl_log import CrawlLogRouter, source_extra
 from crawlers.job import CrawlJob
 from crawlers.middlewares.resolver import allow_private_hosts
