@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Date, Engine, Integer, String, Text, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, NoResultFound, OperationalError, SQLAlchemyError
 
 from schemas import ArticleRecord, Capture, FetchError, KnownUrl, RunReport, SourceConfig
 from schemas.run import StoreOutcome
@@ -595,8 +595,8 @@ class Archive:
             "capture_id": capture_id, "captured_at": item.fetched_at,
             "extractor_version": record.extractor_version, "chars_added": added, "chars_removed": removed,
             "created_at": now})
-        if version_id is None:
-            raise AssertionError(f"INSERT ... RETURNING gave no row for a version of article {article['id']}")
+        if version_id is None:  # as Result.scalar_one() would say: an insert without a conflict clause returns a row
+            raise NoResultFound(f"INSERT ... RETURNING gave no row for a version of article {article['id']}")
         values: dict[str, Any] = {**seen, "latest_version_no": version_no, "latest_text_hash": item.digest,
                                   "removed_at": None}
         outcome: StoreOutcome = decision

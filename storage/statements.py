@@ -37,7 +37,6 @@ class Statements:
     ensure_source: Any
     replayed: Any
     lock_articles: Any
-    insert_article: Any
     insert_article_id: Any
     lock_article_by_url: Any
     lock_article_by_alias: Any
@@ -87,10 +86,8 @@ def statements(dialect: str) -> Statements:
             Article.id.in_(select(ArticleUrl.article_id).where(
                 ArticleUrl.url.in_(bindparam("alias_urls", expanding=True))))))
         .order_by(Article.id).with_for_update(),
-        insert_article=insert(Article).on_conflict_do_nothing(index_elements=["canonical_url"])
-        .returning(*ARTICLE_COLUMNS),
-        # The same insert, answering only the new row's id (the rest is what the caller inserted): run on
-        # the driver (storage/driver.py), which leaves result processing (dates) to its caller.
+        # Answers only the new row's id (the rest is what the caller inserted): it runs on the driver
+        # (storage/driver.py), which leaves result processing (dates) to its caller.
         insert_article_id=insert(Article).on_conflict_do_nothing(index_elements=["canonical_url"])
         .returning(Article.id),
         # FOR UPDATE serialises version numbering per article on PostgreSQL; SQLite does not render
