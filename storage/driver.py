@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from typing import Any, cast
 
 from sqlalchemy.engine import Connection, Dialect
@@ -83,7 +84,11 @@ class DriverStatement:
         try:
             cursor.execute(self.sql, args)
         except self._error as exc:
-            self._raise(conn, exc, cursor, args, many=False)
+            try:
+                self._raise(conn, exc, cursor, args, many=False)
+            finally:
+                with suppress(Exception):  # the error above is the one to report
+                    cursor.close()
         return cursor
 
     def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -102,7 +107,7 @@ class DriverStatement:
         try:
             row = cursor.fetchone()
         except self._error as exc:
-            self._raise(conn, exc, cursor, params, many=False)
+            self._raise(conn, exc, cursor, self.arguments(params), many=False)
         finally:
             cursor.close()
         return row[0] if row is not None else None
@@ -139,6 +144,7 @@ def execute(conn: Connection, statement: ClauseElement, params: Mapping[str, Any
 
 
 def executemany(conn: Connection, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Every row with the first row's keys (compiled for those)."""
     if rows:
         prepared(conn, statement, tuple(rows[0])).executemany(conn, rows)
 
