@@ -95,7 +95,7 @@ class SourceSpider(scrapy.Spider):
         self._deny = [re.compile(p) for p in job.source.deny_patterns]
         self._known = {}
         # The canonical form of each known URL as fetched: discovery lists most of them again, in the form
-        # they were fetched in, and canonicalising each a second time was ~8 % of a run over an unchanged site.
+        # they were fetched in, and one that is not canonical already costs ~15 us to canonicalise again.
         self._canonical: dict[str, str] = {}
         for known in job.known:
             try:
