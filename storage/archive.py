@@ -528,7 +528,7 @@ class Archive:
     def _lock_or_create_article(self, conn: Connection, sql: Statements, item: _Item) -> dict[str, Any]:
         capture, record = item.capture, item.record
         assert record is not None
-        seen_at = item.fetched_at.astimezone(UTC)  # as the row reads back
+        seen_at = item.fetched_at  # UTC already (`_aware`), as the row reads back
         new_id = driver.scalar(conn, sql.insert_article_id, {
             "source_id": capture.source_id, "canonical_url": record.canonical_url,
             "first_seen_at": seen_at, "last_seen_at": seen_at, "last_fetched_at": seen_at,

@@ -94,16 +94,11 @@ class SourceSpider(scrapy.Spider):
         self._allow = [re.compile(p) for p in job.source.allow_patterns]
         self._deny = [re.compile(p) for p in job.source.deny_patterns]
         self._known = {}
-        # The canonical form of each known URL as fetched: discovery lists most of them again, in the form
-        # they were fetched in, and one that is not canonical already costs ~15 us to canonicalise again.
-        self._canonical: dict[str, str] = {}
         for known in job.known:
             try:
-                canon = canonicalize_url(known.url)
+                self._known[canonicalize_url(known.url)] = known
             except ValueError:
                 continue
-            self._known[canon] = known
-            self._canonical[known.url] = canon
         self._seen_articles: set[str] = set()
         self._skipped_known: set[str] = set()
         self._seen_docs: set[str] = set()
@@ -191,13 +186,11 @@ class SourceSpider(scrapy.Spider):
         link: discovery.DiscoveredLink | None = None,
     ) -> Request | None:
         url = urldefrag(url.strip())[0]
-        canon = self._canonical.get(url)
-        if canon is None:
-            try:
-                canon = canonicalize_url(url)
-            except ValueError:
-                self._count("discovery/bad_url")
-                return None
+        try:
+            canon = canonicalize_url(url)
+        except ValueError:
+            self._count("discovery/bad_url")
+            return None
         if not host_allowed(host_of(canon), self.domains):
             self._count("discovery/offsite")
             return None
