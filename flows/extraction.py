@@ -45,6 +45,7 @@ class ExtractionPool:
     workers: int
     _pool: Executor | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _starter: threading.Thread | None = field(default=None, init=False)
 
     def submit(self, captures: list[Capture], source: SourceConfig | None) -> Callable[[], list[Extracted]]:
         if self.workers <= 1 or len(captures) <= 1:
@@ -57,17 +58,30 @@ class ExtractionPool:
         return lambda: [extracted for f in futures for extracted in f.result()]
 
     def warm(self) -> None:
-        """Start the workers now (the forkserver imports and warms up, ~1.5 s) while the crawl fills
-        the first batch.
+        """Start the workers now (the forkserver imports and warms up, ~1 s) while the crawl fills the
+        first batch. Returns at once.
 
         Called when a source with nothing archived starts (its crawl will yield pages), else at the
         first page a crawl yields: a run that fetches no page (an unchanged site) never pays for the
-        workers.
+        workers. The start runs in a thread of its own because starting a worker waits until the
+        forkserver has imported everything: when the caller waited, five of the bench's eight sources
+        started their crawls 1.2 s late, and the crawl process sat idle meanwhile (bench/RESULTS.md).
         """
-        if self.workers > 1 and self._pool is None:
+        if self.workers <= 1:
+            return
+        with self._lock:
+            if self._pool is not None or self._starter is not None:
+                return
+            self._starter = threading.Thread(target=self._start_workers, name="extraction-start", daemon=True)
+            self._starter.start()
+
+    def _start_workers(self) -> None:
+        try:
             pool = self._started_pool()
             for _ in range(self.workers):
                 pool.submit(_import_extractor)
+        except Exception:  # noqa: BLE001 - the first batch's submit starts them again, and raises there
+            logging.getLogger(__name__).warning("could not start the extraction workers ahead", exc_info=True)
 
     def _started_pool(self) -> Executor:
         with self._lock:
@@ -86,6 +100,9 @@ class ExtractionPool:
         return self.submit(captures, source)()
 
     def close(self) -> None:
+        starter, self._starter = self._starter, None
+        if starter is not None:
+            starter.join()  # else it could start a pool after this one is shut down
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None

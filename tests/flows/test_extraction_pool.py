@@ -135,3 +135,90 @@ def test_a_sources_first_batches_are_small_so_the_workers_start_early() -> None:
     assert [len(b) for b in _batches(items[:5], 50)] == [5]
     assert [len(b) for b in _batches(items[:30], 4)] == [4] * 7 + [2]  # never above the configured size
     assert [c for b in _batches(items, 50) for c in b] == items
+
+
+@pytest.mark.timeout(120)
+def test_warm_returns_while_the_forkserver_still_imports(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starting a worker waits until the forkserver has imported the extraction stack (~1 s). A source that
+    asks for warm workers must not wait for that before it starts its crawl (bench/RESULTS.md: five of
+    eight sources started 1.2 s late)."""
+    import threading
+    import time
+
+    from flows import extraction
+
+    assert _forkservers_of(os.getpid()) == []  # else the preload below would be ignored
+    gate = tmp_path / "open"
+    (tmp_path / "scipol_test_gated_preload.py").write_text(
+        "import os, time\n"
+        "open(os.environ['SCIPOL_TEST_GATE'] + '.waiting', 'w').close()\n"
+        "while not os.path.exists(os.environ['SCIPOL_TEST_GATE']):\n"
+        "    time.sleep(0.01)\n")
+    # The forkserver is a new interpreter: it finds the module through PYTHONPATH (an ImportError in a
+    # preload is ignored, which would make this test pass without a gate).
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("SCIPOL_TEST_GATE", str(gate))
+    waiting = Path(f"{gate}.waiting")
+    monkeypatch.setattr(extraction, "_PRELOAD", ["scipol_test_gated_preload", *extraction._PRELOAD])
+
+    pool = ExtractionPool(2)
+    callers = [threading.Thread(target=pool.warm) for _ in range(8)]  # eight sources start at once
+    try:
+        for t in callers:
+            t.start()
+        deadline = time.monotonic() + 60  # a generous bound, not a speed check: they wait for no one
+        for t in callers:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        assert not any(t.is_alive() for t in callers), "warm() waited for the forkserver's imports"
+        for _ in range(6000):  # the forkserver reaches the gate (at most 60 s)
+            if waiting.exists():
+                break
+            threading.Event().wait(0.01)
+        assert waiting.exists(), "the forkserver never imported the gated module"
+    finally:
+        gate.touch()
+        pool.close()
+    assert _forkservers_of(os.getpid()) == []
+
+    # Warmed and used normally, the gate open: the workers extract as before.
+    captures = _golden_captures(2)
+    again = ExtractionPool(2)
+    try:
+        again.warm()
+        assert again.map(captures, None) == [extract_for_archive(c, None) for c in captures]
+    finally:
+        again.close()
+    assert _forkservers_of(os.getpid()) == []
+
+
+@pytest.mark.timeout(120)
+def test_close_waits_for_a_start_in_progress_and_leaves_no_forkserver(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that ends (or fails) right after `warm()` closes its pool while the workers are still being
+    started: the start must not create a pool after `close()` has returned."""
+    import threading
+
+    go = threading.Event()
+    started_pool = ExtractionPool._started_pool
+
+    def held_back(self: ExtractionPool):  # type: ignore[no-untyped-def]
+        go.wait(60)
+        return started_pool(self)
+
+    monkeypatch.setattr(ExtractionPool, "_started_pool", held_back)
+    pool = ExtractionPool(2)
+    pool.warm()
+    starter = pool._starter
+    assert starter is not None and starter.is_alive()
+    closer = threading.Thread(target=pool.close)
+    try:
+        closer.start()
+        closer.join(timeout=0.5)
+        assert closer.is_alive(), "close() returned while the workers were still being started"
+    finally:
+        go.set()
+    closer.join(timeout=60)
+    starter.join(timeout=60)
+    assert not closer.is_alive() and not starter.is_alive()
+    assert _forkservers_of(os.getpid()) == []
+    pool.close()  # nothing left to close
