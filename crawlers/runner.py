@@ -259,12 +259,15 @@ class CrawlHandle:
                            "with it every crawl it runs", self.source_id, grace_s, self.pid)
             self.host.kill()
 
-    def iter_items(self, poll_s: float = 0.05, read_ahead: int = 50) -> Iterator[Capture | FetchError]:
+    def iter_items(self, poll_s: float = 0.05, read_ahead: int = 50,
+                   *, defer_page_bodies: bool = False) -> Iterator[Capture | FetchError]:
         """Yield records as the crawl writes them, until it has ended and the spool is drained.
 
         At most `read_ahead` records (with their bodies) are in memory here at a time, however far
-        the crawl runs ahead of the consumer.
+        the crawl runs ahead of the consumer. `defer_page_bodies`: pages come with `spooled_body` set
+        instead of their body (`SpoolReader`); the spool must then outlive their use.
         """
+        self._reader.defer_page_bodies = defer_page_bodies
         try:
             while True:
                 self._enforce_deadline()

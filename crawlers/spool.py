@@ -101,10 +101,15 @@ class SpoolWriter:
 
 
 class SpoolReader:
-    """Tails `records.jsonl`: each `read_new()` returns the records completed since the last call."""
+    """Tails `records.jsonl`: each `read_new()` returns the records completed since the last call.
 
-    def __init__(self, spool_dir: str | Path) -> None:
+    `defer_page_bodies`: a page's body is not read here; its capture names where it is
+    (`Capture.spooled_body`) for the extraction worker that reads it.
+    """
+
+    def __init__(self, spool_dir: str | Path, *, defer_page_bodies: bool = False) -> None:
         self.spool_dir = Path(spool_dir)
+        self.defer_page_bodies = defer_page_bodies
         self._offset = 0
         self._pending = b""
         self._bodies: BinaryIO | None = None
@@ -144,7 +149,7 @@ class SpoolReader:
         return [self._decode(line) for line in lines if line.strip()]
 
     def _decode(self, line: bytes) -> SpoolRecord:
-        from schemas.capture import Capture, FetchError
+        from schemas.capture import Capture, FetchError, SpooledBody
 
         try:
             entry = json.loads(line)
@@ -155,15 +160,24 @@ class SpoolReader:
         data = dict(entry["record"])
         sha = entry.get("body_sha256")
         if sha:
-            data["body"] = self._read_body(sha, entry.get("body_offset"), entry.get("body_length"))
+            offset, length = self._body_range(sha, entry.get("body_offset"), entry.get("body_length"))
+            if self.defer_page_bodies and data.get("kind") == "page":
+                data["spooled_body"] = SpooledBody(path=str(self.spool_dir / BODIES_FILE), offset=offset,
+                                                   length=length, sha256=sha)
+                data["sha256"] = sha
+            else:
+                data["body"] = self._read_body(sha, offset, length)
         return Capture.model_validate(data)
 
-    def _read_body(self, sha: str, offset: Any, length: Any) -> bytes:
+    def _body_range(self, sha: str, offset: Any, length: Any) -> tuple[int, int]:
+        if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length < 0:
+            raise SpoolError(f"{self.spool_dir / RECORDS_FILE}: record of body {sha} has no valid offset and length")
+        return offset, length
+
+    def _read_body(self, sha: str, offset: int, length: int) -> bytes:
         from schemas.capture import sha256_hex
 
         path = self.spool_dir / BODIES_FILE
-        if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length < 0:
-            raise SpoolError(f"{self.spool_dir / RECORDS_FILE}: record of body {sha} has no valid offset and length")
         try:
             if self._bodies is None:
                 self._bodies = open(path, "rb")  # noqa: SIM115 - kept open while the spool is read

@@ -188,10 +188,12 @@ def extract_for_archive(capture: Capture, source: SourceConfig | None) -> Extrac
     # extraction stack (~1.5 CPU-s of imports) unless it extracts itself (one worker).
     from crawlers.extract import extract_capture
 
+    spooled = capture.spooled_body
+    capture = capture.with_body()  # a body still in the spool is read here, checked against its hash
     # The extractor promises not to raise on bad HTML; this guard keeps one bug from losing a batch.
     try:
         record = extract_capture(capture, source)
     except Exception:  # noqa: BLE001 - logged with the URL, the capture is still stored
         logging.getLogger(__name__).exception("extraction crashed source=%s url=%s", capture.source_id, capture.url)
         record = None
-    return record, precompute(capture, record)
+    return record, precompute(capture, record, body_sha256=spooled.sha256 if spooled is not None else None)

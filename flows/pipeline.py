@@ -163,7 +163,10 @@ def _crawl_and_store(
             handle = start_crawl(source, spool, known, crawl_options)
         # Pipelined: batch N+1 is extracted in the workers while batch N is stored here.
         pending: tuple[list[Capture | FetchError], Callable[[], list[Extracted]]] | None = None
-        for batch in _batches(_warming(handle.iter_items(), extractor), config.batch_size()):
+        # Page bodies stay in the spool (removed when this source is done, after its last batch is stored):
+        # the extraction workers read them, so this process never reads, hashes or pickles them.
+        items = handle.iter_items(defer_page_bodies=True)
+        for batch in _batches(_warming(items, extractor), config.batch_size()):
             pages = [c for c in batch if isinstance(c, Capture) and c.kind == "page"]
             submitted = (batch, extractor.submit(pages, source))
             if pending is not None:

@@ -15,3 +15,7 @@ class SourceConfigError(ValueError):
         self.path = path
         self.source = source
         self.field = field
+
+
+class SpooledBodyError(RuntimeError):
+    """Raised by `SpooledBody.read` when a body is gone from its spool or no longer hashes to its sha256."""

@@ -105,6 +105,8 @@ class _Item:
     title: str
     digest: str
     sha: str | None
+    size: int | None
+    """Bytes of the raw body (None without one)."""
     given: Precomputed | None = None
     """Derived values computed by the caller (in an extraction worker), when they match this item."""
 
@@ -138,8 +140,18 @@ class _Item:
         else:
             digest = text_hash(record.text)
         usable = capture.kind == "page" and record is not None and digest != _EMPTY_TEXT_HASH
+        spooled = capture.spooled_body
+        if spooled is not None and not (given is not None and given.packed_body is not None
+                                        and given.body_sha256 == spooled.sha256 and given.body_size == spooled.length):
+            capture = capture.with_body()  # nothing computed from it ahead: read it from the spool here
+            spooled = None
         sha = None
-        if capture.body is not None:
+        size = None
+        if spooled is not None and given is not None:
+            # The extraction worker read the body from the spool, checked it against this hash and compressed it.
+            sha, size = spooled.sha256, spooled.length
+        elif capture.body is not None:
+            size = len(capture.body)
             sha = (given.body_sha256 if given is not None and given.body_sha256
                    else hashlib.sha256(capture.body).hexdigest())
             if capture.sha256 and capture.sha256 != sha:
@@ -149,7 +161,7 @@ class _Item:
                    extractor_version=record.extractor_version if usable and record is not None else "",
                    title=(record.title or capture.hint_title or "") if record is not None else "",
                    digest=digest if usable else "",
-                   sha=sha, given=given)
+                   sha=sha, size=size, given=given)
 
     @property
     def packed_ahead(self) -> bool:
@@ -845,7 +857,7 @@ LIMIT :limit
 def _body_row(item: _Item, now: datetime) -> dict[str, Any]:
     """The `capture_bodies` row of an item with a body."""
     return {"sha256": item.sha, "body": item.packed, "compression": BODY_COMPRESSION,
-            "size": len(item.capture.body or b""), "compressed_size": len(item.packed), "created_at": now}
+            "size": item.size or 0, "compressed_size": len(item.packed), "created_at": now}
 
 
 _SNAPSHOT_COLUMNS = ("article_id, source_id, url, version_no, title, text, language, published_at, "

@@ -56,9 +56,12 @@ class Precomputed:
     signature: dedupe.Signature | None
     body_sha256: str | None
     packed_body: bytes | None
+    body_size: int | None = None
+    """Bytes of the raw body (the process that stores may never have held it: `Capture.spooled_body`)."""
 
 
-def precompute(capture: Capture, record: ArticleRecord | None) -> Precomputed:
+def precompute(capture: Capture, record: ArticleRecord | None, *, body_sha256: str | None = None) -> Precomputed:
+    """`body_sha256`: the body's hash when the caller has just checked it (a body read from the spool)."""
     text = record.text if record is not None else None
     digest = signature = None
     if text:
@@ -72,6 +75,7 @@ def precompute(capture: Capture, record: ArticleRecord | None) -> Precomputed:
         text=text,
         text_digest=digest,
         signature=signature,
-        body_sha256=hashlib.sha256(body).hexdigest() if body is not None else None,
+        body_sha256=(body_sha256 or hashlib.sha256(body).hexdigest()) if body is not None else None,
         packed_body=pack_body(body) if body is not None else None,
+        body_size=len(body) if body is not None else None,
     )

@@ -12,6 +12,7 @@ from crawlers.errors import CrawlSetupError, SpoolError
 from crawlers.runner import start_crawl
 from crawlers.spool import BODIES_FILE, RECORDS_FILE, SpoolReader, SpoolWriter, read_spool
 from schemas.capture import Capture, FetchError, sha256_hex
+from schemas.errors import SpooledBodyError
 from tests.crawlers.crawl_sites import source
 
 NOW = datetime(2025, 1, 2, tzinfo=UTC)
@@ -68,6 +69,38 @@ def test_a_body_that_does_not_match_its_hash_is_refused(tmp_path: Path) -> None:
     (tmp_path / BODIES_FILE).write_bytes(b"orig")  # cut short: a crawl killed mid-write
     with pytest.raises(SpoolError, match="missing"):
         read_spool(tmp_path)
+
+
+def test_a_reader_that_defers_page_bodies_names_where_they_are_and_reads_the_rest(tmp_path: Path) -> None:
+    """The ingest's reader: a page's body stays in the spool for the extraction worker; other kinds keep theirs."""
+    pdf = _capture(b"%PDF-1.4 report", url="https://a.example/report.pdf").model_copy(update={"kind": "non_html"})
+    records = [_capture(b"<p>one</p>"), _capture(None), pdf, _capture(b"<p>two</p>", url="https://a.example/2")]
+    writer = SpoolWriter(tmp_path)
+    for record in records:
+        writer.write(record)
+    writer.close()
+    got = SpoolReader(tmp_path, defer_page_bodies=True).read_new()
+    assert [type(r) for r in got] == [Capture] * 4
+    one, not_modified, report, two = got  # type: ignore[misc]
+    assert one.body is None and one.spooled_body is not None and one.sha256 == sha256_hex(b"<p>one</p>")
+    assert (one.spooled_body.offset, one.spooled_body.length) == (0, len(b"<p>one</p>"))
+    assert two.spooled_body is not None and two.spooled_body.offset == len(b"<p>one</p>%PDF-1.4 report")
+    assert not_modified.body is None and not_modified.spooled_body is None
+    assert report.body == b"%PDF-1.4 report" and report.spooled_body is None
+    # Read where needed, each is the capture an eager reader gives (and nothing spooled is serialised).
+    assert [r.with_body() for r in got] == read_spool(tmp_path) == records
+    assert "spooled_body" not in one.model_dump()
+    # A spooled body is checked when it is read, as the eager reader checks it.
+    (tmp_path / BODIES_FILE).write_bytes(b"<p>ONE</p>%PDF-1.4 report<p>two</p>")
+    with pytest.raises(SpooledBodyError, match="does not hash"):
+        one.with_body()
+    (tmp_path / BODIES_FILE).write_bytes(b"<p>one</p>%PDF-1.4 report<p>t")  # cut short
+    assert one.with_body().body == b"<p>one</p>"
+    with pytest.raises(SpooledBodyError, match="missing"):
+        two.with_body()
+    (tmp_path / BODIES_FILE).unlink()
+    with pytest.raises(SpooledBodyError, match="unreadable"):
+        one.with_body()
 
 
 def test_bodies_share_one_file_and_a_repeated_body_is_written_once(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from flows.commands.demo import demo_sources
@@ -80,6 +81,37 @@ def test_two_runs_over_the_demo_site_archive_versions_as_an_archivist_would(db_u
     assert unchanged and all(versions[a.url] == 1 for a in unchanged)
     languages = {r["language"] for r in rows}
     assert {"en", "zh"} <= languages
+
+
+def test_the_storing_process_stores_page_bodies_it_never_read(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages reach the storing thread with their bodies still in the spool (`Capture.spooled_body`): the
+    extraction workers read, hash and compress them. What is stored is still every page's exact body."""
+    from flows import pipeline
+    from schemas import Capture
+
+    seen: list[Capture] = []
+    store_batch = pipeline._store_batch
+
+    def spy(batch: list[object], *args: object, **kwargs: object) -> None:
+        seen.extend(c for c in batch if isinstance(c, Capture) and c.kind == "page")
+        store_batch(batch, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "_store_batch", spy)
+    with DemoSite() as site:
+        archive = Archive.open(sqlite_url)
+        try:
+            report = run_ingest(demo_sources(site.base_url), archive, options=IngestOptions(timeout_s=300))
+            assert report.status == "completed" and report.totals().error_count == 0, report
+            assert list(archive.verify_captures()) == []  # every stored body hashes to its sha256
+        finally:
+            archive.close()
+    assert len(seen) >= 30
+    assert all(c.body is None and c.spooled_body is not None for c in seen)
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        stored = dict(conn.execute(sa.text("SELECT sha256, size FROM capture_bodies")).all())
+    engine.dispose()
+    assert {c.sha256: c.spooled_body.length for c in seen if c.spooled_body is not None}.items() <= stored.items()
 
 
 def _free_port() -> int:

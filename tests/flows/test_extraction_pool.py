@@ -222,3 +222,32 @@ def test_close_waits_for_a_start_in_progress_and_leaves_no_forkserver(monkeypatc
     assert not closer.is_alive() and not starter.is_alive()
     assert _forkservers_of(os.getpid()) == []
     pool.close()  # nothing left to close
+
+
+def test_pages_left_in_the_spool_travel_without_their_bodies_and_extract_as_read_ones(tmp_path: Path) -> None:
+    """The ingest's pages: the workers read each body from the spool, so the storing process pickles none."""
+    import pickle
+
+    from crawlers.spool import SpoolReader, SpoolWriter
+    from schemas.capture import sha256_hex
+
+    captures = [c.model_copy(update={"sha256": sha256_hex(c.body or b"")}) for c in _golden_captures(6)]
+    writer = SpoolWriter(tmp_path)
+    for capture in captures:
+        writer.write(capture)
+    writer.close()
+    spooled = SpoolReader(tmp_path, defer_page_bodies=True).read_new()
+    assert all(isinstance(c, Capture) and c.body is None and c.spooled_body is not None for c in spooled)
+    for capture, left in zip(captures, spooled, strict=True):
+        assert capture.body is not None and len(capture.body) > 2000
+        # What crosses to a worker: the record and where its body is, not the page.
+        assert len(pickle.dumps(left)) < len(pickle.dumps(capture)) - len(capture.body) // 2
+    expected = [extract_for_archive(c, None) for c in captures]
+    assert all(pre.body_size == len(c.body or b"") for c, (_r, pre) in zip(captures, expected, strict=True))
+    pool = ExtractionPool(2)
+    try:
+        got = pool.map(spooled, None)  # type: ignore[arg-type]
+    finally:
+        pool.close()
+    assert got == expected
+    assert [extract_for_archive(c, None) for c in spooled] == expected  # one worker: read in this process

@@ -19,6 +19,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from archive_scenarios import T0, Item, article_text, make_item  # noqa: E402
 
 from schemas import FetchError, RunReport, SourceConfig, SourceRunStats  # noqa: E402
+from schemas.capture import SpooledBody  # noqa: E402
+from schemas.errors import SpooledBodyError  # noqa: E402
 from storage import Archive, dedupe  # noqa: E402
 from storage.db import upgrade  # noqa: E402
 from storage.errors import ReadOnlyArchiveError  # noqa: E402
@@ -491,6 +493,45 @@ def test_values_precomputed_by_a_worker_are_stored_and_ones_for_another_record_a
         packed = scalar(archive, "SELECT body FROM capture_bodies WHERE sha256 = :s", s=sha)
         assert zlib.decompress(bytes(packed)) == capture.body  # type: ignore[arg-type]
     assert list(archive.verify_captures()) == []
+
+
+def test_a_body_left_in_the_spool_is_stored_from_the_workers_values_or_read_when_there_are_none(
+        archive: Archive, tmp_path: Path) -> None:
+    """The ingest hands the archive pages whose bodies it never read (`Capture.spooled_body`): the worker's
+    hash, size and compressed body are stored; without them the archive reads the body itself."""
+    other = "https://ministry.example/notices/2.html"
+    items = [make_item(URL, article_text(1, "A"), at(0)), make_item(other, article_text(2, "A"), at(0))]
+    bodies = tmp_path / "bodies.bin"
+    bodies.write_bytes(b"".join(c.body or b"" for c, _ in items))
+    spooled, offset = [], 0
+    for capture, record in items:
+        assert capture.body is not None
+        sha = hashlib.sha256(capture.body).hexdigest()
+        ref = SpooledBody(path=str(bodies), offset=offset, length=len(capture.body), sha256=sha)
+        offset += len(capture.body)
+        spooled.append((capture.model_copy(update={"body": None, "sha256": sha, "spooled_body": ref}), record))
+    # The first as the worker sends it back (read from the spool, then precomputed); the second with nothing.
+    worker_side = precompute(spooled[0][0].with_body(), spooled[0][1], body_sha256=spooled[0][0].sha256)
+    assert worker_side.body_size == len(items[0][0].body or b"")
+    assert archive.store(spooled, precomputed=[worker_side, None]) == ["new", "new"]
+    for capture, _record in items:
+        assert capture.body is not None
+        sha = hashlib.sha256(capture.body).hexdigest()
+        assert scalar(archive, "SELECT sha256 FROM captures WHERE url = :u", u=capture.url) == sha
+        packed = bytes(scalar(archive, "SELECT body FROM capture_bodies WHERE sha256 = :s", s=sha))  # type: ignore[arg-type]
+        assert zlib.decompress(packed) == capture.body
+        assert scalar(archive, "SELECT size FROM capture_bodies WHERE sha256 = :s", s=sha) == len(capture.body)
+        assert scalar(archive, "SELECT compressed_size FROM capture_bodies WHERE sha256 = :s", s=sha) == len(packed)
+    assert list(archive.verify_captures()) == []
+    # A spooled body that changed since the crawl wrote it is not stored under the old hash.
+    third = make_item("https://ministry.example/notices/3.html", article_text(3, "A"), at(0))
+    assert third[0].body is not None
+    bodies.write_bytes(b"X" * len(third[0].body))
+    ref = SpooledBody(path=str(bodies), offset=0, length=len(third[0].body),
+                      sha256=hashlib.sha256(third[0].body).hexdigest())
+    with pytest.raises(SpooledBodyError, match="does not hash"):
+        archive.store([(third[0].model_copy(update={"body": None, "spooled_body": ref}), third[1])])
+    assert scalar(archive, "SELECT COUNT(*) FROM captures WHERE url = :u", u=third[0].url) == 0
 
 
 def _install_crash(archive: Archive, url_part: str) -> None:
