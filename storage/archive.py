@@ -147,7 +147,7 @@ class _Item:
             spooled = None
         sha = None
         size = None
-        if spooled is not None and given is not None:
+        if spooled is not None:
             # The extraction worker read the body from the spool, checked it against this hash and compressed it.
             sha, size = spooled.sha256, spooled.length
         elif capture.body is not None:

@@ -88,6 +88,10 @@ def decide(latest: LatestVersion | None, *, removed: bool, title: str, body: str
 def diff_size(old: str, new: str) -> tuple[int, int]:
     """(characters added, characters removed) from `old` to `new`, by lines then characters."""
     old_lines, new_lines = old.splitlines(), new.splitlines()
+    if not old_lines or not new_lines:
+        # A first version (or an emptied text): all inserted or all deleted, which is what the matcher
+        # below says after indexing every line (13 -> 5 us an article of the bench corpus).
+        return len("\n".join(new_lines)), len("\n".join(old_lines))
     added = removed = 0
     matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():

@@ -64,6 +64,28 @@ def test_diff_size_counts_characters() -> None:
     assert diff_size("deadline 30 April", "deadline 14 May") == (5, 7)
 
 
+def test_diff_size_of_a_first_or_emptied_text_is_what_the_line_matcher_says() -> None:
+    """A first version skips the matcher (all inserted); it must count what the matcher would count, line
+    endings and blank lines included."""
+    import difflib
+    import random
+
+    def by_matcher(old: str, new: str) -> tuple[int, int]:
+        a, b = old.splitlines(), new.splitlines()
+        ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+        return (sum(len("\n".join(b[j1:j2])) for op, _i1, _i2, j1, j2 in ops if op != "equal"),
+                sum(len("\n".join(a[i1:i2])) for op, i1, i2, _j1, _j2 in ops if op != "equal"))
+
+    rng = random.Random(7)
+    pieces = ["", "\n", "\r\n", "\r", "\n\n", " ", "a", "研究", "line two", "\u2028", "\x0c", "\t"]
+    texts = ["", "\n", "one\r\ntwo\n", "\n\nthree\n\n", "科技部\n发布\r"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randrange(12))) for _ in range(300)]
+    for text in texts:
+        assert diff_size("", text) == by_matcher("", text), repr(text)
+        assert diff_size(text, "") == by_matcher(text, ""), repr(text)
+    assert diff_size("", "one\r\ntwo\n") == (7, 0) and diff_size("a\n\nb", "") == (0, 4)
+
+
 def test_signatures_are_deterministic_and_separate_near_from_distinct_texts() -> None:
     notice = ("The programme invites proposals from universities and institutes for joint research on "
               "climate adaptation. The deadline for applications is 30 April 2026 at noon.")
