@@ -89,7 +89,8 @@ def test_signatures_survive_storage_as_bytes() -> None:
         assert sig is not None and len(sig.values) == dedupe.NUM_PERM
         data = sig.to_bytes()
         assert len(data) == 8 * dedupe.NUM_PERM
-        assert dedupe.Signature.from_bytes(sig.shingling, data) == sig
+        loaded = dedupe.Signature.from_bytes(sig.shingling, data)
+        assert loaded == sig and loaded.to_bytes() == data and loaded.bands() == sig.bands()
         assert [b for b, _ in sig.bands()] == list(range(dedupe.BANDS))
 
 
@@ -169,6 +170,10 @@ def test_near_duplicate_score_is_the_similarity_where_it_reaches_the_threshold_a
             checked["below"] += 1
             checked["below_past_the_bound"] += same_low  # the low bytes agree everywhere: exact check needed
         assert b.near_duplicate_score(a) == score
+        # Loaded from the database (the bound's low bytes read from the stored bytes): the same answers.
+        stored_a, stored_b = (dedupe.Signature.from_bytes("word3", x.to_bytes()) for x in (a, b))
+        assert a.near_duplicate_score(stored_b) == stored_a.near_duplicate_score(stored_b) == score
+        assert stored_b.near_duplicate_score(a) == score
     assert min(checked.values()) >= 20, checked
     assert dedupe.Signature("char5", base).near_duplicate_score(dedupe.Signature("word3", base)) is None
 
