@@ -268,22 +268,17 @@ class CrawlHandle:
         instead of their body (`SpoolReader`); the spool must then outlive their use.
         """
         self._reader.defer_page_bodies = defer_page_bodies
-        try:
-            while True:
-                self._enforce_deadline()
-                ended = not self.running()
-                batch: list[SpoolRecord] = self._reader.read_new(limit=read_ahead)
-                yield from batch
-                if ended and not batch:
-                    if self._reader.has_partial_line:
-                        logger.warning(
-                            "crawl of %s left an unfinished record line (killed mid-write)", self.source_id
-                        )
-                    return
-                if not batch:
-                    time.sleep(poll_s)
-        finally:
-            self._reader.close()
+        while True:
+            self._enforce_deadline()
+            ended = not self.running()
+            batch: list[SpoolRecord] = self._reader.read_new(limit=read_ahead)
+            yield from batch
+            if ended and not batch:
+                if self._reader.has_partial_line:
+                    logger.warning("crawl of %s left an unfinished record line (killed mid-write)", self.source_id)
+                return
+            if not batch:
+                time.sleep(poll_s)
 
     def wait(self) -> CrawlResult:
         """Wait for the crawl to end (stopping it at the deadline) and judge it from its stats file."""

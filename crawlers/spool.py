@@ -112,12 +112,6 @@ class SpoolReader:
         self.defer_page_bodies = defer_page_bodies
         self._offset = 0
         self._pending = b""
-        self._bodies: BinaryIO | None = None
-
-    def close(self) -> None:
-        if self._bodies is not None:
-            self._bodies.close()
-            self._bodies = None
 
     @property
     def has_partial_line(self) -> bool:
@@ -150,6 +144,7 @@ class SpoolReader:
 
     def _decode(self, line: bytes) -> SpoolRecord:
         from schemas.capture import Capture, FetchError, SpooledBody
+        from schemas.errors import SpooledBodyError
 
         try:
             entry = json.loads(line)
@@ -160,43 +155,25 @@ class SpoolReader:
         data = dict(entry["record"])
         sha = entry.get("body_sha256")
         if sha:
-            offset, length = self._body_range(sha, entry.get("body_offset"), entry.get("body_length"))
+            offset, length = entry.get("body_offset"), entry.get("body_length")
+            if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length < 0:
+                raise SpoolError(f"{self.spool_dir / RECORDS_FILE}: record of body {sha} has no valid offset "
+                                 "and length")
+            spooled = SpooledBody(path=str(self.spool_dir / BODIES_FILE), offset=offset, length=length, sha256=sha)
             if self.defer_page_bodies and data.get("kind") == "page":
-                data["spooled_body"] = SpooledBody(path=str(self.spool_dir / BODIES_FILE), offset=offset,
-                                                   length=length, sha256=sha)
+                data["spooled_body"] = spooled
                 data["sha256"] = sha
             else:
-                data["body"] = self._read_body(sha, offset, length)
+                try:
+                    data["body"] = spooled.read()  # checked against its length and hash
+                except SpooledBodyError as exc:
+                    raise SpoolError(str(exc)) from None
         return Capture.model_validate(data)
-
-    def _body_range(self, sha: str, offset: Any, length: Any) -> tuple[int, int]:
-        if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length < 0:
-            raise SpoolError(f"{self.spool_dir / RECORDS_FILE}: record of body {sha} has no valid offset and length")
-        return offset, length
-
-    def _read_body(self, sha: str, offset: int, length: int) -> bytes:
-        from schemas.capture import sha256_hex
-
-        path = self.spool_dir / BODIES_FILE
-        try:
-            if self._bodies is None:
-                self._bodies = open(path, "rb")  # noqa: SIM115 - kept open while the spool is read
-            self._bodies.seek(offset)
-            body = self._bodies.read(length)
-        except OSError as exc:
-            raise SpoolError(f"body {sha} in {path} unreadable: {exc}") from None
-        if len(body) != length or sha256_hex(body) != sha:
-            raise SpoolError(f"body at {offset} in {path} is missing or does not hash to {sha}")
-        return body
 
 
 def read_spool(spool_dir: str | Path) -> list[SpoolRecord]:
     """Every complete record in a spool directory, in the order written."""
-    reader = SpoolReader(spool_dir)
-    try:
-        return reader.read_new()
-    finally:
-        reader.close()
+    return SpoolReader(spool_dir).read_new()
 
 
 def read_stats(spool_dir: str | Path) -> dict[str, Any]:

@@ -46,7 +46,8 @@ def canonicalize_url(url: str) -> str:
     URLs that are not absolute http(s).
     """
     m = _ALREADY_CANONICAL.fullmatch(url)
-    if m is not None and (m[2] is None or _DEFAULT_PORTS[m[1]] != int(m[2]) < 65536):  # a default port is dropped
+    # A default port is dropped and a port past 65535 is an error: both go the general way.
+    if m is not None and (m[2] is None or (int(m[2]) != _DEFAULT_PORTS[m[1]] and int(m[2]) < 65536)):
         return url
     return _canonicalize(url)
 

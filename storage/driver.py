@@ -22,7 +22,7 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
@@ -112,7 +112,7 @@ class DriverStatement:
             cursor.close()
         return row[0] if row is not None else None
 
-    def _raise(self, conn: Connection, exc: Any, cursor: Any, args: Any, *, many: bool) -> None:
+    def _raise(self, conn: Connection, exc: Any, cursor: Any, args: Any, *, many: bool) -> NoReturn:
         dbapi_conn = conn.connection.dbapi_connection
         lost = bool(self._dialect.is_disconnect(exc, dbapi_conn, cursor))
         error = DBAPIError.instance(self.sql, args, exc, self._error, connection_invalidated=lost,
