@@ -34,13 +34,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, NoResultFound, Operationa
 
 from schemas import ArticleRecord, Capture, FetchError, KnownUrl, RunReport, SourceConfig
 from schemas.run import StoreOutcome
-from storage import dedupe, driver, search
+from storage import bulk, dedupe, driver, search
 from storage.chunk_writes import ChunkWrites
 from storage.db import ensure_schema, is_readonly, make_engine
 from storage.errors import ReadOnlyArchiveError
 from storage.locks import source_lock
 from storage.models import Capture as CaptureRow
-from storage.models import CaptureBody, FetchErrorRow, Run, Source, StoreOutcomeRow, UTCDateTime
+from storage.models import CaptureBody, FetchErrorRow, MinhashBand, Run, Source, StoreOutcomeRow, UTCDateTime
 from storage.precompute import BODY_COMPRESSION, Precomputed, pack_body
 from storage.snapshots import ArticleSnapshot, VersionSnapshot
 from storage.statements import Statements, statements
@@ -429,7 +429,7 @@ class Archive:
             deferred = None if isolate else ChunkWrites(
                 signatures=lambda: [s for i in chunk if items[i].usable and (s := items[i].signature)])
             if deferred is not None:
-                self._insert_bodies(conn, sql, [items[i] for i in chunk], now)
+                self._insert_bodies(conn, [items[i] for i in chunk], now)
             for index in chunk:
                 item = items[index]
                 if deferred is not None:
@@ -447,16 +447,15 @@ class Archive:
                                      item.capture.source_id, type(exc).__name__)
                     outcomes[index] = "error"
             if deferred is not None:
-                deferred.flush(conn, sql)
+                deferred.flush(conn)
         return outcomes
 
     @staticmethod
-    def _insert_bodies(conn: Connection, sql: Statements, items: Sequence[_Item], now: datetime) -> None:
+    def _insert_bodies(conn: Connection, items: Sequence[_Item], now: datetime) -> None:
         """The bodies compressed ahead (by extraction workers) of a chunk's items, in one statement; the
         others are written by their item, after checking whether they are stored already."""
         rows = {item.sha: _body_row(item, now) for item in items if item.sha is not None and item.packed_ahead}
-        if rows:
-            conn.execute(sql.insert_body, list(rows.values()))
+        bulk.insert_many(conn, CaptureBody, list(rows.values()), skip_conflicts=True)
 
     @staticmethod
     def _lock_articles(conn: Connection, sql: Statements, items: Sequence[_Item]) -> None:
@@ -664,7 +663,8 @@ class Archive:
                                                 "shingling": sig.shingling, "signature": sig.to_bytes(),
                                                 "updated_at": now})
             bands = sig.bands()
-            conn.execute(sql.insert_band, [{"band": b, "bucket_hash": h, "article_id": article_id} for b, h in bands])
+            bulk.insert_many(conn, MinhashBand, [{"band": b, "bucket_hash": h, "article_id": article_id}
+                                                 for b, h in bands], skip_conflicts=True)
             if best is None:
                 best = self._closest(conn, sql, article_id, sig, bands)
         if best is None or cluster_id is not None:

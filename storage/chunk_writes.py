@@ -26,7 +26,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from schemas.run import StoreOutcome
-from storage import dedupe, search
+from storage import bulk, dedupe, search
+from storage.models import MinhashBand, MinhashSignature, StoreOutcomeRow
 from storage.statements import Statements
 
 BandKey = tuple[int, int]
@@ -118,14 +119,14 @@ class ChunkWrites:
         self.outcomes.append(row)
         self.outcome_of[(row["capture_id"], row["extractor_version"])] = row["outcome"]
 
-    def flush(self, conn: Connection, sql: Statements) -> None:
-        if self.outcomes:
-            conn.execute(sql.insert_outcome, self.outcomes)
-        if self.added:
-            conn.execute(sql.insert_signature, [
-                {"article_id": a, "version_no": x.version_no, "shingling": x.signature.shingling,
-                 "signature": x.signature.to_bytes(), "updated_at": x.updated_at} for a, x in self.added.items()])
-            conn.execute(sql.insert_band, [{"band": b, "bucket_hash": h, "article_id": a}
-                                           for a, x in self.added.items() for b, h in sorted(x.bands)])
+    def flush(self, conn: Connection) -> None:
+        """One statement per table (storage/bulk.py)."""
+        bulk.insert_many(conn, StoreOutcomeRow, self.outcomes)
+        bulk.insert_many(conn, MinhashSignature, [
+            {"article_id": a, "version_no": x.version_no, "shingling": x.signature.shingling,
+             "signature": x.signature.to_bytes(), "updated_at": x.updated_at} for a, x in self.added.items()])
+        bulk.insert_many(conn, MinhashBand, [
+            {"band": b, "bucket_hash": h, "article_id": a} for a, x in self.added.items() for b, h in sorted(x.bands)],
+            skip_conflicts=True)
         self.search_rows.flush(conn)
 

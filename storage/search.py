@@ -69,10 +69,15 @@ def is_search_table(name: str) -> bool:
 
 _SQLITE_DELETE = text("DELETE FROM article_search WHERE rowid = :id")
 _SQLITE_INSERT = text("INSERT INTO article_search (rowid, article_id, title, text) VALUES (:id, :id, :title, :text)")
-_PG_UPSERT = text("INSERT INTO article_search (article_id, title, text, cjk_bigrams) "
-                  "VALUES (:id, :title, :text, :bigrams) "
-                  "ON CONFLICT (article_id) DO UPDATE SET title = excluded.title, text = excluded.text, "
-                  "cjk_bigrams = excluded.cjk_bigrams")
+# A transaction's search rows in one statement (storage/bulk.py says why): one array per column. Each row's
+# bigrams travel as one space-separated string (a bigram is two Han characters, never a space), since
+# an array of arrays must be rectangular; string_to_array('', ' ') is the empty array.
+_PG_UPSERT_MANY = ("INSERT INTO article_search (article_id, title, text, cjk_bigrams) "
+                   "SELECT r.id, r.title, r.text, string_to_array(r.bigrams, ' ') "
+                   "FROM unnest(CAST(%(ids)s AS BIGINT[]), CAST(%(titles)s AS TEXT[]), CAST(%(texts)s AS TEXT[]), "
+                   "CAST(%(bigrams)s AS TEXT[])) AS r(id, title, text, bigrams) "
+                   "ON CONFLICT (article_id) DO UPDATE SET title = excluded.title, text = excluded.text, "
+                   "cjk_bigrams = excluded.cjk_bigrams")
 
 
 def index_article(conn: Connection, article_id: int, title: str, body: str, *, first: bool = False) -> None:
@@ -115,8 +120,11 @@ class PendingSearchRows:
             conn.execute(_SQLITE_INSERT, [{"id": i, "title": title, "text": body}
                                           for i, (title, body) in self._rows.items()])
         else:
-            conn.execute(_PG_UPSERT, [{"id": i, "title": title, "text": body, "bigrams": cjk_bigrams(title, body)}
-                                      for i, (title, body) in self._rows.items()])
+            rows = self._rows.items()
+            conn.exec_driver_sql(_PG_UPSERT_MANY, {
+                "ids": [i for i, _ in rows], "titles": [title for _, (title, _) in rows],
+                "texts": [body for _, (_, body) in rows],
+                "bigrams": [" ".join(cjk_bigrams(title, body)) for _, (title, body) in rows]})
         self._rows.clear()
         self._replaced.clear()
 

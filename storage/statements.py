@@ -54,7 +54,6 @@ class Statements:
     delete_bands: Any
     delete_signature: Any
     insert_signature: Any
-    insert_band: Any
     near_candidates: Any
     chunk_bands: Any
     signatures_of: Any
@@ -123,7 +122,6 @@ def statements(dialect: str) -> Statements:
         delete_bands=delete(MinhashBand).where(MinhashBand.article_id == bindparam("article_id")),
         delete_signature=delete(MinhashSignature).where(MinhashSignature.article_id == bindparam("article_id")),
         insert_signature=insert(MinhashSignature),
-        insert_band=insert(MinhashBand).on_conflict_do_nothing(),
         near_candidates=select(MinhashSignature.article_id, MinhashSignature.shingling, MinhashSignature.signature)
         .where(MinhashSignature.article_id.in_(
             select(MinhashBand.article_id).where(
