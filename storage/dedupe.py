@@ -52,7 +52,11 @@ MIN_SHINGLES = 8
 
 _ROW = struct.Struct(f">{NUM_PERM}Q")
 _BAND = struct.Struct(f">{ROWS}Q")
-_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_CJK_RANGES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+# What is left once every run of other characters is removed: the CJK characters. Removing runs, not
+# the CJK characters one by one, is one substitution per run (97 -> ~15 us on an 1,800-character
+# Chinese text, where nearly every character is CJK).
+_NON_CJK_RUN = re.compile(f"[^{_CJK_RANGES}]+")
 _WORD = re.compile(r"\w+")
 
 _BIN_BITS = NUM_PERM.bit_length() - 1  # 64 bins: the top 6 bits of a word
@@ -149,8 +153,8 @@ def shingles(text: str) -> tuple[str, set[str]]:
 def _shingles(normalised: str) -> tuple[str, set[str]]:
     norm = normalised.lower()
     compact = "".join(norm.split())
-    # One C-level substitution counts the CJK characters (a per-character match cost ~1 ms a page).
-    cjk = len(compact) - len(_CJK_CHAR.sub("", compact))
+    # Counted in C, not per character in Python (that cost ~1 ms a page); ASCII text has none.
+    cjk = 0 if compact.isascii() else len(_NON_CJK_RUN.sub("", compact))
     if compact and cjk / len(compact) >= 0.3:
         return "char5", {compact[i:i + 5] for i in range(len(compact) - 4)}
     words = _WORD.findall(norm)

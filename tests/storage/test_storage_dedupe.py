@@ -211,3 +211,28 @@ def test_a_chunk_never_matches_a_signature_it_replaced() -> None:
     writes.add_signature(1, 2, new, datetime(2026, 1, 1, tzinfo=UTC))
     assert writes.closest(None, None, 2, old) is None  # type: ignore[arg-type]
     assert writes.closest(None, None, 2, new) == 1  # type: ignore[arg-type]
+
+
+def _cjk_share_by_character(compact: str) -> float:
+    """The CJK share the shingling threshold reads, counted one character at a time (the reference)."""
+    ranges = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF))
+    return sum(any(lo <= ord(ch) <= hi for lo, hi in ranges) for ch in compact) / len(compact)
+
+
+def test_chinese_shingling_is_chosen_exactly_when_three_tenths_of_the_text_is_cjk() -> None:
+    # Each range's first and last characters and their neighbours outside it, with ASCII, Latin,
+    # Cyrillic and full-width characters, mixed in random shares around the 0.3 threshold.
+    edges = "\u303f\u3040\u30ff\u3100\u33ff\u3400\u4dbf\u4dc0\u4dff\u4e00\u9fff\ua000\uabff\uac00\ud7af\ud7b0" \
+            "\uf8ff\uf900\ufaff\ufb00"
+    others = "abcXYZ019éßжЯ\uff21\uff41,.;-"
+    rng = random.Random(9)
+    chosen = {"char5": 0, "word3": 0}
+    for _ in range(3000):
+        length = rng.randint(1, 60)
+        share = rng.random()
+        compact = "".join(rng.choice(edges) if rng.random() < share else rng.choice(others) for _ in range(length))
+        words = [compact[i:i + 7] for i in range(0, len(compact), 7)]
+        kind, _ = dedupe._shingles(" ".join(words))
+        assert (kind == "char5") == (_cjk_share_by_character(compact) >= 0.3), compact
+        chosen[kind] += 1
+    assert min(chosen.values()) > 500  # both sides of the threshold were exercised
