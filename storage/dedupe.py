@@ -152,11 +152,11 @@ def shingles(text: str) -> tuple[str, set[str]]:
 
 def _shingles(normalised: str) -> tuple[str, set[str]]:
     norm = normalised.lower()
-    compact = "".join(norm.split())
-    # Counted in C, not per character in Python (that cost ~1 ms a page); ASCII text has none.
-    cjk = 0 if compact.isascii() else len(_NON_CJK_RUN.sub("", compact))
-    if compact and cjk / len(compact) >= 0.3:
-        return "char5", {compact[i:i + 5] for i in range(len(compact) - 4)}
+    if not norm.isascii():  # ASCII text holds no CJK character
+        compact = "".join(norm.split())
+        # Counted in C, not per character in Python (that cost ~1 ms a page).
+        if compact and len(_NON_CJK_RUN.sub("", compact)) / len(compact) >= 0.3:
+            return "char5", {compact[i:i + 5] for i in range(len(compact) - 4)}
     words = _WORD.findall(norm)
     return "word3", set(map(" ".join, zip(words, words[1:], words[2:], strict=False)))
 
