@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.corpus import MAX_BYTES, MIN_BYTES, generate_corpus, load_manifest
-from bench.measure import process_tree, summarize_collapsed
+from bench.measure import ThrowawayPostgres, cpu_seconds, find_pg_bindir, process_tree, summarize_collapsed
 from bench.run import NOTES_MARKER, main, write_results
 from bench.site import BenchSites
 
@@ -109,6 +109,35 @@ def test_process_tree_finds_this_process() -> None:
     import os
 
     assert process_tree(os.getpid())[0] == os.getpid()
+
+
+def test_the_throwaway_server_counts_the_cpu_of_live_and_exited_backends() -> None:
+    import os
+    import time
+
+    import psycopg
+
+    bindir = find_pg_bindir()
+    assert bindir is not None, "PostgreSQL server binaries are installed by the test set-up (make postgres-bin)"
+    server = ThrowawayPostgres(bindir)
+    server.start()
+    try:
+        dsn = server.create_database("cpu").replace("postgresql+psycopg://", "postgresql://")
+        before = server.cpu_s()
+        conn = psycopg.connect(dsn)
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        conn.execute("SELECT sum(i) FROM generate_series(1, 4000000) AS i").fetchone()
+        used = cpu_seconds(backend)
+        assert used >= 0.05  # the query kept its backend busy (the figures below are only as good as this)
+        assert server.cpu_s() - before >= used  # a live backend is counted
+        conn.close()
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{backend}") and time.monotonic() < deadline:
+            time.sleep(0.02)  # until the postmaster has reaped it
+        assert not os.path.exists(f"/proc/{backend}")
+        assert server.cpu_s() - before >= used - 0.02  # and still after it exited (one clock tick of slack)
+    finally:
+        server.stop()
 
 
 REQUIRED_KEYS = {
