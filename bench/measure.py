@@ -205,23 +205,30 @@ def run_timed(
         )
         reader.start()
         sampler = TreeMemory(proc.pid).start() if sample_memory else None
-        deadline = started + timeout_s
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            kill_tree(proc.pid)
+
+        timer = threading.Timer(timeout_s, expire)
+        timer.daemon = True
+        timer.start()
         try:
-            while True:
-                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    break
-                if time.perf_counter() > deadline:
-                    raise TimeoutError(f"{cmd[:4]} still running after {timeout_s:.0f} s")
-                time.sleep(0.05)
+            # Blocks until the child ends, so its end is read at once: a 50 ms polling loop here added
+            # ~25 ms to every figure, 3 % of a run over an unchanged site. A hung run is killed by the timer.
+            _, status, usage = os.wait4(proc.pid, 0)
         except BaseException:
             kill_tree(proc.pid)
             proc.wait()
             raise
         finally:
+            timer.cancel()
             if sampler is not None:
                 sampler.stop()
         wall = time.perf_counter() - started
+        if expired.is_set():
+            raise TimeoutError(f"{cmd[:4]} still running after {timeout_s:.0f} s")
         proc.returncode = os.waitstatus_to_exitcode(status)
         reader.join(timeout=10)
         proc.stdout.close()

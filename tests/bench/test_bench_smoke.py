@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from bench.corpus import MAX_BYTES, MIN_BYTES, generate_corpus, load_manifest
-from bench.measure import ThrowawayPostgres, cpu_seconds, find_pg_bindir, process_tree, summarize_collapsed
+from bench.measure import (
+    ThrowawayPostgres,
+    _alive,
+    cpu_seconds,
+    find_pg_bindir,
+    process_tree,
+    run_timed,
+    summarize_collapsed,
+)
 from bench.run import NOTES_MARKER, main, write_results
 from bench.site import BenchSites
 
@@ -109,6 +117,36 @@ def test_process_tree_finds_this_process() -> None:
     import os
 
     assert process_tree(os.getpid())[0] == os.getpid()
+
+
+def test_a_timed_run_reports_the_exit_code_output_and_cpu_of_its_tree() -> None:
+    import sys
+
+    # The child spins in a grandchild for a while: the CPU figure covers the whole tree it waited for.
+    script = ("import subprocess, sys; subprocess.run([sys.executable, '-c', "
+              "'import time\\nt = time.process_time()\\nwhile time.process_time() - t < 0.3: pass']); "
+              "print('done'); sys.exit(3)")
+    timed = run_timed([sys.executable, "-c", script], timeout_s=60)
+    assert timed.returncode == 3
+    assert timed.stdout.strip() == "done"
+    assert timed.cpu_s >= 0.3
+
+
+def test_a_timed_run_that_hangs_is_killed_with_its_children_at_the_timeout(tmp_path: Path) -> None:
+    import sys
+    import time
+
+    pid_file = tmp_path / "grandchild.pid"
+    script = ("import subprocess, sys, time; "
+              "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+              f"open({str(pid_file)!r}, 'w').write(str(p.pid)); time.sleep(60)")
+    with pytest.raises(TimeoutError):
+        run_timed([sys.executable, "-c", script], timeout_s=1.5)
+    grandchild = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(grandchild)  # gone, or a zombie waiting for whoever adopted it
 
 
 def test_the_throwaway_server_counts_the_cpu_of_live_and_exited_backends() -> None:
