@@ -36,7 +36,7 @@ from crawlers.crawl_log import CrawlLogRouter, source_extra
 from crawlers.job import CrawlJob
 from crawlers.middlewares.resolver import allow_private_hosts
 from crawlers.spiders.source import SourceSpider
-from crawlers.spool import DONE_FILE, LOG_FILE
+from crawlers.spool import DONE_FILE, LOG_FILE, NOTIFY_FD_ENV
 
 PR_SET_PDEATHSIG = 1
 logger = logging.getLogger(__name__)
@@ -118,6 +118,19 @@ def preload_components(settings: Settings) -> int:
     return loaded
 
 
+def notify_ended(job_key: str) -> None:
+    """Tell the runner a crawl has ended (after its done marker is written): `CrawlHost` then wakes the
+    thread waiting for it. Best effort: without the pipe (a host started by hand) or with the runner gone,
+    the runner still finds the marker when it next looks."""
+    fd = os.environ.get(NOTIFY_FD_ENV)
+    if not fd:
+        return
+    try:
+        os.write(int(fd), f"ended {job_key}\n".encode())  # one short write: atomic on a pipe
+    except (OSError, ValueError):
+        pass
+
+
 def write_done(spool_dir: Path, *, ok: bool, error: str = "") -> None:
     tmp = spool_dir / f"{DONE_FILE}.tmp"
     tmp.write_text(json.dumps({"ok": ok, "error": error}), encoding="utf-8")
@@ -184,6 +197,7 @@ class HostedCrawls:
             logger.exception("cannot write the end marker of %s", job.source.id)
         self.router.close_source(job.source.id)
         self.active.pop(key, None)
+        notify_ended(key)
         self._exit_when_idle()
 
     def stop(self, key: str) -> None:

@@ -98,6 +98,13 @@ class CrawlHost:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
         env.pop("SCRAPY_PROJECT", None)
         env["SCIPOL_CRAWL_PARENT_PID"] = str(os.getpid())
+        self._handles: dict[str, CrawlHandle] = {}
+        """job path -> its handle, for the host's end-of-crawl notices."""
+        # The host writes a line here when a crawl has ended (crawl_main.notify_ended): the handle waiting
+        # for it wakes at once instead of at its next look at the spool (every 50 ms: on average 25 ms
+        # of a ~0.8 s run over an unchanged site). The spool's done marker stays the authority.
+        notices, notices_w = os.pipe()
+        env[spool.NOTIFY_FD_ENV] = str(notices_w)
         self._log_handle = open(self.log_path, "ab")  # noqa: SIM115 - closed in _closed()
         try:
             self._process = subprocess.Popen(
@@ -107,13 +114,32 @@ class CrawlHost:
                 stdin=subprocess.PIPE,
                 stdout=self._log_handle,
                 stderr=subprocess.STDOUT,
+                pass_fds=(notices_w,),
                 # Own process group: a Ctrl-C meant for the flow does not half-stop the crawls.
                 start_new_session=True,
             )
         except OSError as exc:
             self._log_handle.close()
+            os.close(notices)
             raise CrawlSetupError(f"cannot start the crawl subprocess: {exc}") from exc
+        finally:
+            os.close(notices_w)  # the host holds the only write end: its exit is this pipe's end of file
+        threading.Thread(target=self._read_notices, args=(notices,), name="crawl-host-notices", daemon=True).start()
         logger.info("crawl host started: pid %d, log %s", self._process.pid, self.log_path)
+
+    def _read_notices(self, fd: int) -> None:
+        with open(fd, "rb") as stream:
+            for line in stream:
+                _, _, job = line.decode("utf-8", "replace").strip().partition(" ")
+                with self._lock:
+                    handle = self._handles.pop(job, None)
+                if handle is not None:
+                    handle.ended.set()
+        # The host has exited: whatever it was running has ended too.
+        with self._lock:
+            handles, self._handles = list(self._handles.values()), {}
+        for handle in handles:
+            handle.ended.set()
 
     @property
     def pid(self) -> int:
@@ -151,6 +177,7 @@ class CrawlHost:
                 # Log lines are routed by source id: two crawls of one source would mix them.
                 raise CrawlSetupError(f"source {source.id} is already being crawled by this host")
             self._sources[source.id] = handle
+            self._handles[str(job_path)] = handle
         if not self.send(f"start {job_path}"):
             raise CrawlSetupError(f"the crawl host has exited ({self.returncode}); see {self.log_path}: "
                                   f"{_last_line(self.log_path)}")
@@ -222,6 +249,8 @@ class CrawlHandle:
         self._reader = spool.SpoolReader(self.spool_dir)
         self._timed_out = False
         self._killed = False
+        self.ended = threading.Event()
+        """Set when the host says this crawl has ended, or has exited itself: sleepers wake early."""
 
     @property
     def pid(self) -> int:
@@ -278,13 +307,13 @@ class CrawlHandle:
                     logger.warning("crawl of %s left an unfinished record line (killed mid-write)", self.source_id)
                 return
             if not batch:
-                time.sleep(poll_s)
+                self.ended.wait(poll_s)
 
     def wait(self) -> CrawlResult:
         """Wait for the crawl to end (stopping it at the deadline) and judge it from its stats file."""
         while self.running():
             self._enforce_deadline()
-            time.sleep(0.05)
+            self.ended.wait(0.05)
         if self.owns_host:
             self.host.close(timeout_s=30.0)
         return self._result()

@@ -45,6 +45,9 @@ STATS_FILE = "stats.json"
 LOG_FILE = "crawl.log"
 DONE_FILE = "done.json"
 """Written by the crawl host when a crawl has ended, after its records and stats."""
+NOTIFY_FD_ENV = "SCIPOL_CRAWL_NOTIFY_FD"
+"""Names the pipe a crawl host writes `ended <job path>` to once it has written a crawl's DONE_FILE, so the
+runner wakes at once (crawlers/runner.py); the DONE_FILE alone decides that a crawl has ended."""
 
 
 class SpoolWriter:

@@ -119,3 +119,33 @@ def test_the_host_imports_its_crawl_components_before_the_first_job_arrives() ->
                           capture_output=True, text=True, timeout=120, cwd=root)
     assert host.returncode == 0, host.stderr[-2000:]
     assert "preloaded" in host.stderr and "crawl components" in host.stderr
+
+
+def test_the_host_tells_the_runner_at_once_when_a_crawl_has_ended(tmp_path: Path) -> None:
+    import time
+
+    with FaultServer() as a:
+        _site(a, "quick", 2)
+        with CrawlHost(tmp_path / "host") as host:
+            handle = host.start(source(id="quick_site", feeds=[a.url("/feed.xml")]), tmp_path / "a", (), FAST)
+            deadline = time.monotonic() + 60
+            while not handle.done() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert handle.done()
+            # The host is still up (its stdin is open): only its notice, not its exit, can have said so.
+            assert handle.ended.wait(10)
+            assert host.alive()
+            assert handle.wait().ok
+
+
+def test_a_host_that_dies_wakes_every_crawl_waiting_on_it(tmp_path: Path) -> None:
+    with FaultServer() as a:
+        _site(a, "slow", 20, slow=True)
+        with CrawlHost(tmp_path / "host") as host:
+            handle = host.start(source(id="slow_site", feeds=[a.url("/feed.xml")]), tmp_path / "a", (), FAST)
+            next(iter(handle.iter_items()))  # under way
+            assert not handle.ended.is_set()
+            host.kill()
+            assert handle.ended.wait(10)
+            assert not handle.done()  # it never finished: the host's exit woke it
+            assert not handle.wait().ok
