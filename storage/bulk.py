@@ -10,6 +10,7 @@ column into `INSERT ... SELECT FROM unnest(...)`: one execution, whatever the ro
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -38,8 +39,22 @@ class _Unnest:
         return out
 
 
-@cache
+_plans: weakref.WeakKeyDictionary[Dialect, dict[tuple[Table, tuple[str, ...], bool], _Unnest]] = (
+    weakref.WeakKeyDictionary())
+"""Per dialect (an engine's: its bind processors), as storage/driver.py keeps its statements."""
+
+
 def _unnest(table: Table, keys: tuple[str, ...], skip_conflicts: bool, dialect: Dialect) -> _Unnest:
+    plans = _plans.get(dialect)
+    if plans is None:
+        plans = _plans.setdefault(dialect, {})
+    plan = plans.get((table, keys, skip_conflicts))
+    if plan is None:
+        plan = plans[(table, keys, skip_conflicts)] = _compile(table, keys, skip_conflicts, dialect)
+    return plan
+
+
+def _compile(table: Table, keys: tuple[str, ...], skip_conflicts: bool, dialect: Dialect) -> _Unnest:
     columns = [table.c[key] for key in keys]
     # An explicit element type per array: a list psycopg could not type (all NULL) still casts.
     arrays = ", ".join(f"CAST(%(c{i})s AS {col.type.compile(dialect=dialect)}[])" for i, col in enumerate(columns))
