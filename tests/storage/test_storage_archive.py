@@ -22,21 +22,12 @@ from schemas import FetchError, RunReport, SourceConfig, SourceRunStats  # noqa:
 from schemas.capture import SpooledBody  # noqa: E402
 from schemas.errors import SpooledBodyError  # noqa: E402
 from storage import Archive, dedupe  # noqa: E402
-from storage.db import upgrade  # noqa: E402
 from storage.errors import ReadOnlyArchiveError  # noqa: E402
-from storage.models import Base  # noqa: E402
 from storage.precompute import precompute  # noqa: E402
 from storage.versions import text_hash  # noqa: E402
-from tests.support.postgres import PostgresServer  # noqa: E402
+from tests.support.postgres import empty_archive  # noqa: E402
 
 URL = "https://ministry.example/notices/1.html"
-
-
-@pytest.fixture(scope="module")
-def migrated_pg_url(postgres_server: PostgresServer) -> str:
-    url = postgres_server.create_database()
-    upgrade(url)
-    return url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -48,8 +39,7 @@ def archive(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Archive]
     else:
         arch = Archive.open(request.getfixturevalue("migrated_pg_url"))
         with arch.engine.begin() as conn:
-            tables = [t.name for t in Base.metadata.sorted_tables] + ["article_search"]
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            empty_archive(conn)
     yield arch
     arch.close()
 

@@ -14,17 +14,10 @@ from sqlalchemy.exc import IntegrityError
 
 from storage import bulk
 from storage.db import make_engine, upgrade
-from storage.models import Base, CaptureBody, FetchErrorRow, Run, Source
-from tests.support.postgres import PostgresServer
+from storage.models import CaptureBody, FetchErrorRow, Run, Source
+from tests.support.postgres import empty_archive
 
 T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def migrated_pg_url(postgres_server: PostgresServer) -> str:
-    url = postgres_server.create_database()
-    upgrade(url)
-    return url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -35,10 +28,9 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     else:
         url = request.getfixturevalue("migrated_pg_url")
     eng = make_engine(url)
-    with eng.begin() as conn:
-        if eng.dialect.name == "postgresql":
-            tables = [t.name for t in Base.metadata.sorted_tables] + ["article_search"]
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    if eng.dialect.name == "postgresql":
+        with eng.begin() as conn:
+            empty_archive(conn)
     yield eng
     eng.dispose()
 

@@ -4,6 +4,8 @@ Fixtures:
 - `postgres_server` (session): an object with `.url(dbname)` and `.create_database() -> url`.
 - `pg_url`: a fresh, empty PostgreSQL database URL (`postgresql+psycopg://...`).
 - `db_url`: parametrised `sqlite` / `postgresql`: a fresh, empty database URL of each kind.
+- `migrated_pg_url` (module): one migrated archive database for a module's tests, which empty it with
+  `empty_archive(conn)` before each (TRUNCATE is ~20x faster than creating and migrating a database).
 
 The server runs from the Debian binaries (`/usr/lib/postgresql/15/bin` or `pg_config --bindir`),
 listens on 127.0.0.1 on a free port with trust authentication and fsync off, and is stopped and
@@ -24,6 +26,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,6 +164,26 @@ def postgres_server() -> Iterator[PostgresServer]:
 @pytest.fixture()
 def pg_url(postgres_server: PostgresServer) -> str:
     return postgres_server.create_database()
+
+
+@pytest.fixture(scope="module")
+def migrated_pg_url(postgres_server: PostgresServer) -> str:
+    from storage.db import upgrade
+
+    url = postgres_server.create_database()
+    upgrade(url)
+    return url
+
+
+def empty_archive(conn: Any) -> None:
+    """Delete every row of a migrated archive database (a SQLAlchemy connection to it)."""
+    from sqlalchemy import text
+
+    from storage.models import Base
+    from storage.search import SEARCH_TABLE
+
+    tables = [t.name for t in Base.metadata.sorted_tables] + [SEARCH_TABLE]
+    conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
