@@ -23,19 +23,26 @@ log = logging.getLogger(__name__)
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+def _stat_fields(pid: int | str) -> list[bytes] | None:
+    """/proc/<pid>/stat from field 3 (state) on, or None when the process is gone. The command name
+    before it may hold spaces and parentheses: the fields start after the last ')'."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(b")") + 2 :].split()
+
+
 def _children_map() -> dict[int, list[int]]:
     children: dict[int, list[int]] = defaultdict(list)
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
+        fields = _stat_fields(entry.name)
+        if fields is None:
             continue  # the process ended while we looked
-        # The command name may hold spaces and parentheses: fields start after the last ')'.
-        ppid = int(stat[stat.rfind(b")") + 2 :].split()[1])
-        children[ppid].append(int(entry.name))
+        children[int(fields[1])].append(int(entry.name))
     return children
 
 
@@ -56,12 +63,9 @@ _TICK = os.sysconf("SC_CLK_TCK")
 def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
     """User + system CPU of a live process (0 once it is gone); `reaped`: plus that of its children
     it has waited for, which leave the process table when they exit."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-    except OSError:
+    fields = _stat_fields(pid)
+    if fields is None:
         return 0.0
-    fields = stat[stat.rfind(b")") + 2 :].split()  # after the command name: field 3 (state) is fields[0]
     ticks = int(fields[11]) + int(fields[12])  # utime, stime
     if reaped:
         ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
@@ -151,11 +155,8 @@ def kill_tree(root: int, grace_s: float = 3.0) -> None:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return b") Z " not in fh.read()
-    except OSError:
-        return False
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] != b"Z"  # a zombie has ended, only not been waited for
 
 
 @dataclass

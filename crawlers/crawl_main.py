@@ -170,6 +170,7 @@ class HostedCrawls:
         except Exception as exc:  # noqa: BLE001 - a bad job ends that crawl, not the host
             logger.error("cannot read crawl job %s: %s", job_path, exc)
             write_done(job_path.parent, ok=False, error=f"cannot read crawl job: {exc}")
+            notify_ended(str(job_path))
             return
         key = str(job_path)
         spool = Path(job.spool_dir)
@@ -195,9 +196,12 @@ class HostedCrawls:
             write_done(Path(job.spool_dir), ok=not error, error=error)
         except OSError:
             logger.exception("cannot write the end marker of %s", job.source.id)
+        else:
+            # Only with the marker written: a runner woken for a crawl it still sees running would stop
+            # sleeping between its looks at the spool.
+            notify_ended(key)
         self.router.close_source(job.source.id)
         self.active.pop(key, None)
-        notify_ended(key)
         self._exit_when_idle()
 
     def stop(self, key: str) -> None:
